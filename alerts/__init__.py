@@ -1,0 +1,1 @@
+"""Alert rules (spike, spread, emerging, silence), digests and their delivery."""

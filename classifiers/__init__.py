@@ -1,0 +1,1 @@
+"""Models that read text: language identification, multilingual encoders, the narrative classifier."""

@@ -1,0 +1,104 @@
+"""Narrative classification over the codebook's leaf narratives, with stance and evidence.
+
+    >>> classifier = load_classifier()                      # doctest: +SKIP
+    >>> classifier.classify(["..."])[0].narratives           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+
+from classifiers.narratives.model import (
+    STANCES,
+    EmbeddingCache,
+    Heads,
+    MemoryEmbeddingCache,
+    NarrativeClassifier,
+    TrainingSet,
+    codebook_training_set,
+    fit_heads,
+)
+from classifiers.narratives.sentences import split_sentences
+from schemas.codebook import DEFAULT_CODEBOOK, Codebook, load_codebook
+
+__all__ = [
+    "STANCES",
+    "EmbeddingCache",
+    "Heads",
+    "MemoryEmbeddingCache",
+    "NarrativeClassifier",
+    "TrainingSet",
+    "codebook_training_set",
+    "fit_heads",
+    "load_classifier",
+    "split_sentences",
+    "train_classifier",
+]
+
+_LOCK = threading.Lock()
+_LOADED: dict[tuple[str, str], NarrativeClassifier] = {}
+
+
+def cache_dir() -> Path:
+    """Where trained heads are kept: $PMON_CACHE_DIR/narratives (default ~/.cache/pmon/narratives)."""
+    root = Path(os.environ.get("PMON_CACHE_DIR", Path.home() / ".cache" / "pmon"))
+    return root / "narratives"
+
+
+def train_classifier(
+    codebook: Codebook, encoder: object, extra: TrainingSet | None = None, out: Path | None = None
+) -> Heads:
+    """Embed the codebook's exemplars (plus analyst-labelled texts) and fit the heads; saved to `out` if given."""
+    data = codebook_training_set(codebook)
+    if extra:
+        for text, labels, stance, lang in zip(extra.texts, extra.labels, extra.stances, extra.langs, strict=True):
+            data.add(text, labels, stance, lang)
+    x = encoder.encode(data.texts, batch_size=64)  # type: ignore[attr-defined]
+    heads = fit_heads(
+        x, data, codebook.leaf_ids,
+        meta={"codebook": codebook.version_tag, "encoder": encoder.name, "examples": str(len(data.texts)),  # type: ignore[attr-defined]
+              "analyst_examples": str(len(extra.texts) if extra else 0)},
+    )
+    if out is not None:
+        heads.save(out)
+    return heads
+
+
+def load_classifier(
+    codebook_dir: str | Path | None = None, heads_path: str | Path | None = None, encoder: object | None = None,
+) -> NarrativeClassifier:
+    """The classifier for a codebook, trained at first use and cached on disk (and in memory per process).
+
+    Args:
+        codebook_dir: codebook folder (default: codebooks/iskp, or $PMON_CODEBOOK).
+        heads_path: heads trained by `pmon train` (default: $PMON_NARRATIVE_HEADS, else the codebook's cached heads).
+        encoder: an Encoder (default: `classifiers.encoders.load_encoder()`).
+    """
+    from classifiers.encoders import load_encoder
+
+    codebook_dir = Path(codebook_dir or os.environ.get("PMON_CODEBOOK", DEFAULT_CODEBOOK))
+    heads_env = os.environ.get("PMON_NARRATIVE_HEADS")
+    heads_path = Path(heads_path) if heads_path else (Path(heads_env) if heads_env else None)
+    key = (str(codebook_dir.resolve()), str(heads_path))
+    with _LOCK:
+        if encoder is None and key in _LOADED:
+            return _LOADED[key]
+        codebook = load_codebook(codebook_dir)
+        encoder = encoder or load_encoder()
+        if heads_path is not None and heads_path.exists():
+            heads = Heads.load(heads_path)
+            if heads.meta.get("codebook") != codebook.version_tag:
+                raise ValueError(
+                    f"{heads_path} was trained on codebook {heads.meta.get('codebook')}, not {codebook.version_tag}; "
+                    "run `pmon train` again"
+                )
+        else:
+            digest = hashlib.sha256(f"{codebook.fingerprint}|{encoder.name}".encode()).hexdigest()[:16]  # type: ignore[attr-defined]
+            path = cache_dir() / f"{codebook.id}-{digest}.npz"
+            heads = Heads.load(path) if path.exists() else train_classifier(codebook, encoder, out=path)
+        classifier = NarrativeClassifier(encoder, heads, codebook)
+        _LOADED[key] = classifier
+        return classifier

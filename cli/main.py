@@ -1,0 +1,192 @@
+"""`pmon`: the command line, thin over the library (flows/, warehouse/, classifiers/, alerts/)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.output import OutputFormat, console, emit, err_console
+
+app = typer.Typer(
+    name="pmon",
+    help="Multilingual propaganda monitoring: ingest media, identify language, classify narratives, trend them.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+sources_app = typer.Typer(help="List and validate sources files.", no_args_is_help=True)
+eval_app = typer.Typer(help="Measure language identification and narrative classification on gold files.", no_args_is_help=True)
+app.add_typer(sources_app, name="sources")
+app.add_typer(eval_app, name="eval")
+
+DbOption = Annotated[Path, typer.Option("--db", help="DuckDB warehouse file", envvar="PMON_DB")]
+FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, csv or json")]
+DEFAULT_DB = Path("data/pmon.duckdb")
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print an error in one line and return the Exit to raise."""
+    err_console.print(f"[bold red]error:[/bold red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+# -- monitoring runs ---------------------------------------------------------------------------------------------
+@app.command()
+def run(
+    config: Annotated[Path, typer.Option("--config", "-c", help="sources YAML file")],
+    db: DbOption = DEFAULT_DB,
+    only: Annotated[list[str] | None, typer.Option("--only", help="run only these source ids")] = None,
+    group: Annotated[str | None, typer.Option("--group", help="run only this source group")] = None,
+    wait: Annotated[float, typer.Option("--wait", help="seconds to wait for another run on the same warehouse")] = 600.0,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Run the monitor flow once over a sources file."""
+    from flows.monitor import run_monitor
+    from schemas.sources import SourcesFileError
+    from warehouse import WarehouseBusy
+
+    try:
+        summary = run_monitor(config, db, only=only, group=group, wait_seconds=wait, progress=fmt is OutputFormat.table)
+    except (SourcesFileError, WarehouseBusy) as exc:
+        raise fail(str(exc)) from exc
+    _print_summary(summary, fmt)
+
+
+def _print_summary(summary: object, fmt: OutputFormat) -> None:
+    record = summary.as_record()  # type: ignore[attr-defined]
+    if fmt is OutputFormat.json:
+        console.print_json(json.dumps(record))
+        return
+    emit(record["sources"], OutputFormat.table, title=f"run {record['run_id'][:8]}: {record['status']}",
+         columns=["source_id", "fetched", "new", "duplicates", "quarantined", "not_modified", "error"])
+    console.print(
+        f"[bold]{record['documents_new']}[/bold] new documents, [bold]{record['detections_new']}[/bold] new detections, "
+        f"[bold]{record['quarantined']}[/bold] quarantined; stages: "
+        + ", ".join(f"{k} {v:.1f}s" for k, v in record["stage_seconds"].items())
+    )
+
+
+@app.command()
+def demo(
+    db: DbOption = Path("data/demo.duckdb"),
+    media_dir: Annotated[Path, typer.Option(help="where the synthetic media are rendered")] = Path("data/demo-media"),
+    port: Annotated[int, typer.Option(help="port of the local media server on 127.0.0.1 (0: any)")] = 8731,
+) -> None:
+    """Serve the bundled synthetic media on 127.0.0.1, run the real monitor flow on them, print the trends."""
+    from cli.demo import run_demo
+
+    run_demo(db=db, media_dir=media_dir, port=port)
+
+
+# -- trends ------------------------------------------------------------------------------------------------------
+@app.command()
+def trends(
+    db: DbOption = DEFAULT_DB,
+    by: Annotated[str, typer.Option("--by", help="comma-separated: narrative, lang, source")] = "narrative,lang",
+    period: Annotated[str, typer.Option("--period", help="day, week or month")] = "week",
+    since: Annotated[str, typer.Option("--since", help="'90d', '12w' or an ISO date")] = "90d",
+    until: Annotated[str | None, typer.Option("--until", help="last day included (ISO date)")] = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Documents and share per narrative × language × source × period."""
+    from datetime import date
+
+    from warehouse import TrendQuery, TrendQueryError, Warehouse, WarehouseBusy, parse_since, query_trends
+
+    try:
+        query = TrendQuery(
+            by=tuple(part.strip() for part in by.split(",") if part.strip()), period=period,
+            since=parse_since(since), until=date.fromisoformat(until) if until else None,
+        )
+        with Warehouse.open(db, read_only=True) as wh:
+            rows = query_trends(wh.con, query)
+    except (TrendQueryError, WarehouseBusy, FileNotFoundError, ValueError) as exc:
+        raise fail(str(exc)) from exc
+    emit(rows, fmt, title=f"trends by {by} per {period} since {since}")
+
+
+@app.command()
+def runs(db: DbOption = DEFAULT_DB, limit: int = 10, fmt: FormatOption = OutputFormat.table) -> None:
+    """The latest run records: status, counts, durations."""
+    from warehouse import Warehouse
+
+    try:
+        with Warehouse.open(db, read_only=True) as wh:
+            cur = wh.con.execute(
+                "SELECT run_id, flow, started_at, finished_at, status, documents_new, detections_new, quarantined "
+                "FROM runs ORDER BY started_at DESC LIMIT ?", [limit])
+            rows = [dict(zip([d[0] for d in cur.description], r, strict=True)) for r in cur.fetchall()]
+    except FileNotFoundError as exc:
+        raise fail(str(exc)) from exc
+    emit(rows, fmt, title="runs")
+
+
+@app.command()
+def quarantine(db: DbOption = DEFAULT_DB, limit: int = 50, fmt: FormatOption = OutputFormat.table) -> None:
+    """Items that could not be ingested, with their reason."""
+    from warehouse import Warehouse
+
+    try:
+        with Warehouse.open(db, read_only=True) as wh:
+            cur = wh.con.execute(
+                "SELECT source_id, stage, reason, location, times_seen, last_seen_at FROM quarantine "
+                "ORDER BY last_seen_at DESC LIMIT ?", [limit])
+            rows = [dict(zip([d[0] for d in cur.description], r, strict=True)) for r in cur.fetchall()]
+    except FileNotFoundError as exc:
+        raise fail(str(exc)) from exc
+    emit(rows, fmt, title="quarantine")
+
+
+# -- sources -----------------------------------------------------------------------------------------------------
+@sources_app.command("list")
+def sources_list(
+    config: Annotated[Path, typer.Option("--config", "-c", help="sources YAML file")],
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """List the sources of a sources file."""
+    from schemas.sources import SourcesFileError, load_sources
+
+    try:
+        parsed = load_sources(config)
+    except SourcesFileError as exc:
+        raise fail(str(exc)) from exc
+    rows = [
+        {"id": s.id, "kind": s.kind.value, "location": s.location, "langs": ",".join(s.expected_langs),
+         "group": s.group, "schedule": s.schedule or "manual", "enabled": s.enabled}
+        for s in parsed.sources
+    ]
+    emit(rows, fmt, title=str(config))
+
+
+@sources_app.command("validate")
+def sources_validate(config: Annotated[Path, typer.Option("--config", "-c", help="sources YAML file")]) -> None:
+    """Check a sources file; the message names each bad field."""
+    from schemas.sources import SourcesFileError, load_sources
+
+    try:
+        parsed = load_sources(config)
+    except SourcesFileError as exc:
+        raise fail(str(exc)) from exc
+    console.print(f"[green]ok[/green]: {len(parsed.sources)} sources in {config}")
+
+
+def _register_plugins() -> None:
+    """Commands that live beside their library code (language ID, models, narratives, alerts)."""
+    import importlib
+
+    for name in ("cli.language", "cli.models", "cli.narratives", "cli.alerts", "cli.operations"):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(app, eval_app)
+
+
+_register_plugins()
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,35 @@
+"""Data contracts (pydantic): sources, documents, language results, detections, codebook, runs."""
+
+from schemas.codebook import Codebook, CodebookError, Narrative, Stance, load_codebook
+from schemas.detections import Classification, NarrativeScore
+from schemas.documents import QuarantinedItem, RawItem, content_hash, document_id, normalise_for_identity
+from schemas.language import TARGET_LANGUAGES, UNDETERMINED, LanguageCandidate, LanguageResult, LanguageSegment
+from schemas.runs import RunRecord, SourceRunStats
+from schemas.sources import SourceConfig, SourceKind, SourcesFile, SourcesFileError, load_sources
+
+__all__ = [
+    "TARGET_LANGUAGES",
+    "UNDETERMINED",
+    "Classification",
+    "Codebook",
+    "CodebookError",
+    "LanguageCandidate",
+    "LanguageResult",
+    "LanguageSegment",
+    "Narrative",
+    "NarrativeScore",
+    "QuarantinedItem",
+    "RawItem",
+    "RunRecord",
+    "SourceConfig",
+    "SourceKind",
+    "SourceRunStats",
+    "SourcesFile",
+    "SourcesFileError",
+    "Stance",
+    "content_hash",
+    "document_id",
+    "load_codebook",
+    "load_sources",
+    "normalise_for_identity",
+]

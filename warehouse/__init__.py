@@ -1,0 +1,21 @@
+"""Everything DuckDB: migrations, idempotent upserts, trend aggregates and queries, exports."""
+
+from warehouse.lock import WarehouseBusy, WriterLock
+from warehouse.store import DEFAULT_DB, StoredBatch, Warehouse, apply_migrations, utcnow
+from warehouse.trends import TrendQuery, TrendQueryError, compare_windows, parse_since, query_trends, refresh_trends
+
+__all__ = [
+    "DEFAULT_DB",
+    "StoredBatch",
+    "TrendQuery",
+    "TrendQueryError",
+    "Warehouse",
+    "WarehouseBusy",
+    "WriterLock",
+    "apply_migrations",
+    "compare_windows",
+    "parse_since",
+    "query_trends",
+    "refresh_trends",
+    "utcnow",
+]

@@ -1,0 +1,382 @@
+"""The DuckDB warehouse: one file, versioned migrations applied on open, idempotent upserts.
+
+Every write of documents goes with its detections in one transaction, so a run killed at any point leaves
+either a whole batch or none of it; the next run picks up what is missing (documents not yet classified,
+sources whose conditional-GET state was not saved).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from schemas.detections import Classification
+from schemas.documents import QuarantinedItem, RawItem, content_hash
+from schemas.language import LanguageResult
+from schemas.sources import SourceConfig
+from warehouse.lock import WarehouseBusy, WriterLock
+
+DEFAULT_DB = Path("data") / "pmon.duckdb"
+
+
+def utcnow() -> datetime:
+    """Naive UTC now: the warehouse stores naive UTC timestamps throughout."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _naive_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every migration shipped in warehouse/migrations, in order."""
+    found = []
+    for entry in resources.files("warehouse.migrations").iterdir():
+        if entry.name.endswith(".sql"):
+            found.append((int(entry.name.split("_", 1)[0]), entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply the migrations this connection's database has not seen; returns their names."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)"
+    )
+    done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    applied = []
+    for version, name, sql in migrations():
+        if version in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, utcnow()])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(name)
+    return applied
+
+
+@dataclass
+class StoredBatch:
+    """What one `store_batch` call added."""
+
+    documents: int
+    detections: int
+
+
+class Warehouse:
+    """A DuckDB warehouse file (or ':memory:').
+
+    Example:
+        >>> with Warehouse.open(":memory:") as wh:
+        ...     wh.count("documents")
+        0
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path | None, lock: WriterLock | None) -> None:
+        self.con = con
+        self.path = path
+        self._lock = lock
+
+    # -- opening -----------------------------------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls, path: str | Path = DEFAULT_DB, *, read_only: bool = False, wait_seconds: float = 0.0, purpose: str = "write"
+    ) -> Warehouse:
+        """Open (creating and migrating as needed) a warehouse.
+
+        Args:
+            path: the DuckDB file, or ":memory:".
+            read_only: open for queries only; no lock is taken and no migration applied.
+            wait_seconds: how long a writer waits for another writer to finish before giving up.
+            purpose: recorded in the lock file so a blocked process can say who holds it.
+
+        Raises:
+            WarehouseBusy: another process is writing and did not finish within `wait_seconds`.
+            FileNotFoundError: read_only and the file does not exist.
+        """
+        if str(path) == ":memory:":
+            con = duckdb.connect(":memory:")
+            apply_migrations(con)
+            return cls(con, None, None)
+        path = Path(path)
+        if read_only:
+            if not path.exists():
+                raise FileNotFoundError(f"no warehouse at {path}; run `pmon demo` or `pmon run` first")
+            try:
+                con = duckdb.connect(str(path), read_only=True)
+            except duckdb.IOException as exc:
+                raise WarehouseBusy(f"{path} is being written by a running job; try again when it has finished") from exc
+            return cls(con, path, None)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = WriterLock(path, wait_seconds=wait_seconds, purpose=purpose).acquire()
+        try:
+            con = duckdb.connect(str(path))
+            apply_migrations(con)
+        except Exception:
+            lock.release()
+            raise
+        return cls(con, path, lock)
+
+    def close(self) -> None:
+        """Close the connection and release the writer lock."""
+        self.con.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def count(self, table: str) -> int:
+        """Rows in a table."""
+        return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608 - internal names
+
+    # -- sources -------------------------------------------------------------------------------------------------
+    def upsert_sources(self, sources: Iterable[SourceConfig]) -> None:
+        """Record the configured sources (configuration fields are updated, fetch state is kept)."""
+        now = utcnow()
+        for s in sources:
+            self.con.execute(
+                """
+                INSERT INTO sources (id, kind, location, expected_langs, tags, grp, schedule, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, location = excluded.location,
+                    expected_langs = excluded.expected_langs, tags = excluded.tags, grp = excluded.grp,
+                    schedule = excluded.schedule, updated_at = excluded.updated_at
+                """,
+                [s.id, s.kind.value, s.location, s.expected_langs, s.tags, s.group, s.schedule, now],
+            )
+
+    def fetch_state(self, source_id: str) -> tuple[str | None, str | None]:
+        """(ETag, Last-Modified) saved after the source's last complete fetch."""
+        row = self.con.execute("SELECT etag, last_modified FROM sources WHERE id = ?", [source_id]).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def save_fetch_state(self, source_id: str, etag: str | None, last_modified: str | None) -> None:
+        """Save conditional-GET state; call only once the source's items are stored."""
+        self.con.execute(
+            """UPDATE sources SET etag = ?, last_modified = ?, last_fetched_at = ?,
+                   last_published_at = (SELECT max(published_at) FROM documents WHERE source_id = ?)
+               WHERE id = ?""",
+            [etag, last_modified, utcnow(), source_id, source_id],
+        )
+
+    # -- documents -----------------------------------------------------------------------------------------------
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        """Which of these document ids are already stored."""
+        if not ids:
+            return set()
+        rows = self.con.execute("SELECT id FROM documents WHERE id IN (SELECT unnest(?))", [list(ids)]).fetchall()
+        return {row[0] for row in rows}
+
+    def unclassified(self, classifier_tag: str, limit: int = 100_000) -> list[dict[str, Any]]:
+        """Stored documents not yet classified with this classifier (e.g. after a crash between batches)."""
+        cur = self.con.execute(
+            """SELECT id, source_id, title, text, lang FROM documents
+               WHERE classified_with IS NULL OR classified_with <> ? ORDER BY id LIMIT ?""",
+            [classifier_tag, limit],
+        )
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+    def store_batch(
+        self,
+        items: Sequence[RawItem],
+        languages: Sequence[LanguageResult],
+        classifications: Sequence[Classification],
+        run_id: str,
+        classifier_tag: str,
+    ) -> StoredBatch:
+        """Store documents with their language and narrative detections, all in one transaction.
+
+        Documents already stored are left as they are (the first sighting wins); their detections are not
+        duplicated. Returns what was actually added.
+        """
+        if not items:
+            return StoredBatch(0, 0)
+        now = utcnow()
+        ids = [item.id for item in items]
+        docs = pa.table(
+            {
+                "id": ids,
+                "source_id": [i.source_id for i in items],
+                "external_id": [i.external_id for i in items],
+                "url": [i.url for i in items],
+                "title": [i.title for i in items],
+                "text": [i.text for i in items],
+                "author": [i.author for i in items],
+                "forwarded_from": [i.forwarded_from for i in items],
+                "published_at": pa.array([_naive_utc(i.published_at) or now for i in items], pa.timestamp("us")),
+                "fetched_at": pa.array([now] * len(items), pa.timestamp("us")),
+                "content_hash": [content_hash(i.full_text) for i in items],
+                "lang": [lr.lang for lr in languages],
+                "script": [lr.script for lr in languages],
+                "lang_confidence": [lr.confidence for lr in languages],
+                "lang_mix": [json.dumps(lr.mix, ensure_ascii=False) for lr in languages],
+                "stance": [c.stance.value for c in classifications],
+                "classified_with": [classifier_tag] * len(items),
+                "run_id": [run_id] * len(items),
+            }
+        )
+        det_rows: dict[str, list[Any]] = {k: [] for k in ("document_id", "narrative", "score", "stance", "evidence")}
+        versions = ("", "")
+        for doc_id, cls in zip(ids, classifications, strict=True):
+            versions = (cls.model_version, cls.codebook_version)
+            for n in cls.narratives:
+                det_rows["document_id"].append(doc_id)
+                det_rows["narrative"].append(n.id)
+                det_rows["score"].append(n.score)
+                det_rows["stance"].append(cls.stance.value)
+                det_rows["evidence"].append(n.evidence)
+        dets = pa.table(
+            {**det_rows, "evidence": pa.array(det_rows["evidence"], pa.list_(pa.string()))}
+            if det_rows["document_id"]
+            else {k: pa.array([], pa.list_(pa.string()) if k == "evidence" else pa.float64() if k == "score" else pa.string()) for k in det_rows}
+        )
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            before_docs = self.count("documents")
+            con.register("_docs", docs)
+            con.execute("INSERT INTO documents SELECT * FROM _docs ON CONFLICT (id) DO NOTHING")
+            added_docs = self.count("documents") - before_docs
+            before_dets = self.count("detections")
+            con.register("_dets", dets)
+            # Detections only for documents this classifier has not labelled before (re-runs add nothing).
+            con.execute(
+                """INSERT INTO detections
+                   SELECT d.document_id, d.narrative, d.score, d.stance, d.evidence, ?, ?, ?, ?
+                   FROM _dets d
+                   ON CONFLICT (document_id, narrative) DO NOTHING""",
+                [versions[0], versions[1], now, run_id],
+            )
+            added_dets = self.count("detections") - before_dets
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            con.unregister("_docs")
+            con.unregister("_dets")
+        return StoredBatch(added_docs, added_dets)
+
+    def replace_classifications(
+        self, document_ids: Sequence[str], classifications: Sequence[Classification], run_id: str, classifier_tag: str
+    ) -> int:
+        """Re-label stored documents (after retraining or a crash): old detections replaced in one transaction."""
+        now = utcnow()
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("DELETE FROM detections WHERE document_id IN (SELECT unnest(?))", [list(document_ids)])
+            added = 0
+            for doc_id, cls in zip(document_ids, classifications, strict=True):
+                con.execute(
+                    "UPDATE documents SET stance = ?, classified_with = ? WHERE id = ?",
+                    [cls.stance.value, classifier_tag, doc_id],
+                )
+                for n in cls.narratives:
+                    con.execute(
+                        "INSERT INTO detections VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [doc_id, n.id, n.score, cls.stance.value, n.evidence, cls.model_version,
+                         cls.codebook_version, now, run_id],
+                    )
+                    added += 1
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        return added
+
+    # -- quarantine ----------------------------------------------------------------------------------------------
+    def quarantine(self, items: Iterable[QuarantinedItem], run_id: str | None) -> int:
+        """Keep bad items with their reason; the same bad item seen again only bumps its counter."""
+        now = utcnow()
+        n = 0
+        for q in items:
+            payload = (q.payload or "")[:20_000]
+            qid = hashlib.sha256(f"{q.source_id}\x1f{q.stage}\x1f{q.reason}\x1f{q.location}\x1f{payload}".encode()).hexdigest()[:32]
+            self.con.execute(
+                """INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+                   ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at,
+                       times_seen = quarantine.times_seen + 1, run_id = excluded.run_id""",
+                [qid, q.source_id, run_id, q.stage, q.reason[:2000], q.location, payload, now, now],
+            )
+            n += 1
+        return n
+
+    # -- runs ----------------------------------------------------------------------------------------------------
+    def start_run(self, run_id: str, flow: str) -> None:
+        """Record that a run started (a run killed later stays visible as 'running' → 'crashed' on next start)."""
+        self.con.execute("UPDATE runs SET status = 'crashed' WHERE status = 'running'")
+        self.con.execute(
+            "INSERT INTO runs (run_id, flow, started_at, status) VALUES (?, ?, ?, 'running') ON CONFLICT DO NOTHING",
+            [run_id, flow, utcnow()],
+        )
+
+    def finish_run(self, record: dict[str, Any]) -> None:
+        """Write a run's counts, durations and errors."""
+        self.con.execute(
+            """UPDATE runs SET finished_at = ?, status = ?, documents_new = ?, detections_new = ?, quarantined = ?,
+                   stage_seconds = ?, sources = ?, errors = ? WHERE run_id = ?""",
+            [utcnow(), record["status"], record["documents_new"], record["detections_new"], record["quarantined"],
+             json.dumps(record["stage_seconds"]), json.dumps(record["sources"]), json.dumps(record["errors"]),
+             record["run_id"]],
+        )
+
+    # -- embeddings cache ----------------------------------------------------------------------------------------
+    def cached_embeddings(self, model: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        """Vectors already computed for these content hashes with this model."""
+        if not hashes:
+            return {}
+        table = self.con.execute(
+            "SELECT content_hash, vector FROM embeddings WHERE model = ? AND content_hash IN (SELECT unnest(?))",
+            [model, list(hashes)],
+        ).to_arrow_table()
+        if table.num_rows == 0:
+            return {}
+        keys = table.column("content_hash").to_pylist()
+        flat = np.asarray(table.column("vector").combine_chunks().flatten(), dtype=np.float32)
+        vectors = flat.reshape(len(keys), -1)
+        return dict(zip(keys, vectors, strict=True))
+
+    def cache_embeddings(self, model: str, hashes: Sequence[str], vectors: np.ndarray) -> None:
+        """Store vectors by content hash (existing ones kept)."""
+        if not len(hashes):
+            return
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        table = pa.table(
+            {
+                "content_hash": list(hashes),
+                "model": [model] * len(hashes),
+                "vector": pa.ListArray.from_arrays(
+                    pa.array(np.arange(0, vectors.size + 1, vectors.shape[1], dtype=np.int32)), pa.array(vectors.ravel())
+                ),
+            }
+        )
+        self.con.register("_emb", table)
+        try:
+            self.con.execute("INSERT INTO embeddings SELECT * FROM _emb ON CONFLICT DO NOTHING")
+        finally:
+            self.con.unregister("_emb")
