@@ -150,7 +150,7 @@ class Warehouse:
 
     def count(self, table: str) -> int:
         """Rows in a table."""
-        return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608 - internal names
+        return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])  # noqa: S608 - internal names
 
     # -- sources -------------------------------------------------------------------------------------------------
     def upsert_sources(self, sources: Iterable[SourceConfig]) -> None:
@@ -170,8 +170,8 @@ class Warehouse:
 
     def fetch_state(self, source_id: str) -> tuple[str | None, str | None]:
         """(ETag, Last-Modified) saved after the source's last complete fetch."""
-        row = self.con.execute("SELECT etag, last_modified FROM sources WHERE id = ?", [source_id]).fetchone()
-        return (row[0], row[1]) if row else (None, None)
+        rows = self.con.execute("SELECT etag, last_modified FROM sources WHERE id = ?", [source_id]).fetchall()
+        return (rows[0][0], rows[0][1]) if rows else (None, None)
 
     def save_fetch_state(self, source_id: str, etag: str | None, last_modified: str | None) -> None:
         """Save conditional-GET state; call only once the source's items are stored."""
