@@ -1,0 +1,183 @@
+"""`pmon classify`, `pmon eval narratives`, `pmon train`, `pmon review`: the narrative classifier's commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cli.output import OutputFormat, console, emit, err_console
+
+DEFAULT_DB = Path("data/pmon.duckdb")
+CodebookOption = Annotated[Path | None, typer.Option("--codebook", help="codebook folder (default: codebooks/iskp)")]
+HeadsOption = Annotated[Path | None, typer.Option("--heads", help="heads trained by `pmon train` (default: codebook's)")]
+
+
+def heads_for_db(db: Path) -> Path:
+    """Where `pmon train` keeps the heads it trains for a warehouse (the monitor flow picks them up)."""
+    return db.resolve().parent / "models" / f"{db.stem}.narrative-heads.npz"
+
+
+def _read_jsonl(source: Path | None) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
+    stream = sys.stdin if source is None or str(source) == "-" else source.open(encoding="utf-8")
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            yield number, None, f"invalid JSON ({exc})"
+            continue
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            yield number, None, "expected an object with a string 'text'"
+            continue
+        yield number, record, ""
+
+
+def register(app: typer.Typer, eval_app: typer.Typer) -> None:
+    """Add the narrative commands to `pmon`."""
+    review_app = typer.Typer(help="Low-confidence detections for an analyst to confirm or correct.",
+                             invoke_without_command=True)
+    app.add_typer(review_app, name="review")
+
+    @app.command()
+    def classify(
+        file: Annotated[Path | None, typer.Argument(help="JSONL with {id, text} per line; '-' or nothing: stdin")] = None,
+        codebook: CodebookOption = None,
+        heads: HeadsOption = None,
+        batch_size: Annotated[int, typer.Option(help="texts per batch")] = 64,
+    ) -> None:
+        """Narratives, stance and evidence for each text: JSONL in, JSONL out."""
+        from classifiers.langid import detect_document
+        from classifiers.narratives import load_classifier
+
+        classifier = load_classifier(codebook, heads)
+        pending: list[dict[str, Any]] = []
+
+        def flush() -> None:
+            langs = [detect_document(r["text"]) for r in pending]
+            results = classifier.classify([r["text"] for r in pending], [lr.lang for lr in langs])
+            for record, lang, result in zip(pending, langs, results, strict=True):
+                out = {"id": record.get("id"), "lang": lang.lang, "stance": result.stance.value,
+                       "narratives": [n.model_dump() for n in result.narratives]}
+                sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+            pending.clear()
+
+        for number, record, problem in _read_jsonl(file):
+            if record is None:
+                err_console.print(f"line {number}: {problem}; skipped")
+                continue
+            pending.append(record)
+            if len(pending) >= batch_size:
+                flush()
+        if pending:
+            flush()
+
+    @eval_app.command("narratives")
+    def eval_narratives(
+        gold: Annotated[list[Path], typer.Argument(help="gold JSONL file(s) or folders (fields text, labels, stance)")],
+        codebook: CodebookOption = None,
+        heads: HeadsOption = None,
+        fmt: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
+    ) -> None:
+        """Per-label and per-language precision/recall/F1, macro-F1, stance accuracy, false alarms."""
+        from classifiers.narratives import load_classifier
+        from classifiers.narratives.evaluate import evaluate, read_gold
+
+        try:
+            rows = read_gold(gold)
+        except (OSError, ValueError) as exc:
+            err_console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(1) from exc
+        classifier = load_classifier(codebook, heads)
+        with console.status(f"classifying {len(rows)} gold items"):
+            report = evaluate(classifier, rows)
+        if fmt is OutputFormat.json:
+            sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=1) + "\n")
+            return
+        emit([{"narrative": k, **v} for k, v in report["per_label"].items()], OutputFormat.table, title="per narrative")
+        emit([{"lang": k, **v} for k, v in report["per_language"].items()], OutputFormat.table, title="per language")
+        console.print(
+            f"items {report['items']}  macro-F1 [bold]{report['macro_f1']:.3f}[/bold]  stance accuracy "
+            f"[bold]{report['stance_accuracy']}[/bold]  false alarms {report['false_alarm_rate']}\n"
+            f"model {report['model_version']}  codebook {report['codebook_version']}"
+        )
+
+    @app.command()
+    def train(
+        db: Annotated[Path, typer.Option("--db", help="warehouse whose analyst labels join the codebook")] = DEFAULT_DB,
+        codebook: CodebookOption = None,
+        out: Annotated[Path | None, typer.Option(help="where to write the heads (default: beside the warehouse)")] = None,
+    ) -> None:
+        """Retrain the narrative heads from the codebook plus analyst labels stored in the warehouse."""
+        from classifiers.encoders import load_encoder
+        from classifiers.narratives import train_classifier
+        from schemas.codebook import DEFAULT_CODEBOOK, load_codebook
+        from warehouse import Warehouse
+        from warehouse.labels import analyst_training_set
+
+        book = load_codebook(codebook or DEFAULT_CODEBOOK)
+        extra = None
+        if db.exists():
+            with Warehouse.open(db, read_only=True) as wh:
+                extra = analyst_training_set(wh.con, book.leaf_ids)
+        target = out or heads_for_db(db)
+        with console.status("embedding exemplars and fitting heads"):
+            heads = train_classifier(book, load_encoder(), extra=extra, out=target)
+        console.print(
+            f"[green]trained[/green] {len(heads.leaf_ids)} narrative heads on {heads.meta['examples']} examples "
+            f"({heads.meta['analyst_examples']} from analysts) → {target}"
+        )
+
+    @review_app.callback()
+    def review(
+        ctx: typer.Context,
+        db: Annotated[Path, typer.Option("--db")] = DEFAULT_DB,
+        limit: int = 20,
+        margin: Annotated[float, typer.Option(help="scores within this of 0.5 count as low-confidence")] = 0.25,
+        fmt: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
+    ) -> None:
+        """List low-confidence detections not yet reviewed (confirm or reject them with the sub-commands)."""
+        if ctx.invoked_subcommand:
+            return
+        from warehouse import Warehouse
+        from warehouse.labels import low_confidence
+
+        with Warehouse.open(db, read_only=True) as wh:
+            rows = low_confidence(wh.con, limit=limit, margin=margin)
+        emit(rows, fmt, title="to review: pmon review confirm|reject DOCUMENT_ID NARRATIVE",
+             columns=["document_id", "narrative", "score", "stance", "lang", "evidence"])
+
+    def _label(db: Path, document_id: str, narrative: str, verdict: str, stance: str | None, analyst: str | None) -> None:
+        from warehouse import Warehouse
+        from warehouse.labels import record_label
+
+        with Warehouse.open(db, wait_seconds=30, purpose="review") as wh:
+            try:
+                record_label(wh.con, document_id, narrative, verdict, stance, analyst)
+            except ValueError as exc:
+                err_console.print(f"[red]error:[/red] {exc}")
+                raise typer.Exit(1) from exc
+        console.print(f"{verdict}ed {narrative} on {document_id}; `pmon train --db {db}` uses it")
+
+    @review_app.command("confirm")
+    def confirm(
+        document_id: str, narrative: str, db: Annotated[Path, typer.Option("--db")] = DEFAULT_DB,
+        stance: Annotated[str | None, typer.Option(help="promote, report or counter")] = None,
+        analyst: Annotated[str | None, typer.Option(help="who reviewed")] = None,
+    ) -> None:
+        """Confirm a detection (or add a narrative the classifier missed)."""
+        _label(db, document_id, narrative, "confirm", stance, analyst)
+
+    @review_app.command("reject")
+    def reject(
+        document_id: str, narrative: str, db: Annotated[Path, typer.Option("--db")] = DEFAULT_DB,
+        analyst: Annotated[str | None, typer.Option(help="who reviewed")] = None,
+    ) -> None:
+        """Reject a detection: the document does not carry this narrative ('*': it carries none)."""
+        _label(db, document_id, narrative, "reject", None, analyst)

@@ -1,0 +1,72 @@
+"""Analyst review: low-confidence detections to look at, verdicts stored, and training examples made from them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+
+from warehouse.store import utcnow
+
+VERDICTS = ("confirm", "reject")
+
+
+def low_confidence(con: duckdb.DuckDBPyConnection, limit: int = 20, margin: float = 0.25) -> list[dict[str, Any]]:
+    """Detections whose score is within `margin` of 0.5 and that no analyst has judged yet, closest first."""
+    cur = con.execute(
+        """SELECT det.document_id, det.narrative, round(det.score, 3) AS score, det.stance, d.lang,
+                  array_to_string(det.evidence, ' | ') AS evidence
+           FROM detections det JOIN documents d ON d.id = det.document_id
+           LEFT JOIN analyst_labels l ON l.document_id = det.document_id AND l.narrative = det.narrative
+           WHERE l.document_id IS NULL AND abs(det.score - 0.5) <= ?
+           ORDER BY abs(det.score - 0.5), det.document_id LIMIT ?""",
+        [margin, limit],
+    )
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def record_label(
+    con: duckdb.DuckDBPyConnection, document_id: str, narrative: str, verdict: str,
+    stance: str | None = None, analyst: str | None = None,
+) -> None:
+    """Store (or replace) an analyst's verdict on one document × narrative.
+
+    Raises:
+        ValueError: unknown document or verdict.
+    """
+    if verdict not in VERDICTS:
+        raise ValueError(f"verdict must be one of {VERDICTS}, not {verdict!r}")
+    if not con.execute("SELECT 1 FROM documents WHERE id = ?", [document_id]).fetchall():
+        raise ValueError(f"no document {document_id!r} in this warehouse")
+    con.execute(
+        """INSERT INTO analyst_labels VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (document_id, narrative) DO UPDATE SET verdict = excluded.verdict, stance = excluded.stance,
+               analyst = excluded.analyst, labelled_at = excluded.labelled_at""",
+        [document_id, narrative, verdict, stance, analyst, utcnow()],
+    )
+
+
+def analyst_training_set(con: duckdb.DuckDBPyConnection, leaf_ids: Sequence[str]) -> Any:
+    """Training examples from verdicts: the evidence sentences (or the text) with confirmed labels only."""
+    from classifiers.narratives import TrainingSet
+
+    rows = con.execute(
+        """SELECT l.document_id, l.narrative, l.verdict, l.stance, d.text, d.lang, det.evidence
+           FROM analyst_labels l JOIN documents d ON d.id = l.document_id
+           LEFT JOIN detections det ON det.document_id = l.document_id AND det.narrative = l.narrative
+           ORDER BY l.document_id, l.narrative"""
+    ).fetchall()
+    by_doc: dict[str, dict[str, Any]] = {}
+    for document_id, narrative, verdict, stance, text, lang, evidence in rows:
+        entry = by_doc.setdefault(document_id, {"texts": set(), "labels": set(), "stance": "none", "lang": lang or "und"})
+        entry["texts"].update(evidence or [text[:1000]])
+        if verdict == "confirm" and narrative in leaf_ids:
+            entry["labels"].add(narrative)
+            entry["stance"] = stance or "promote"
+    data = TrainingSet()
+    for entry in by_doc.values():
+        for text in sorted(entry["texts"]):
+            data.add(text, sorted(entry["labels"]), entry["stance"] if entry["labels"] else "none", entry["lang"])
+    return data
