@@ -40,15 +40,20 @@ def run(
     only: Annotated[list[str] | None, typer.Option("--only", help="run only these source ids")] = None,
     group: Annotated[str | None, typer.Option("--group", help="run only this source group")] = None,
     wait: Annotated[float, typer.Option("--wait", help="seconds to wait for another run on the same warehouse")] = 600.0,
+    dask: Annotated[
+        str | None, typer.Option("--dask", help="run tasks on a Dask cluster: its scheduler address, or 'local'")
+    ] = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Run the monitor flow once over a sources file."""
-    from flows.monitor import run_monitor
+    from flows.monitor import dask_task_runner, run_monitor
     from schemas.sources import SourcesFileError
     from warehouse import WarehouseBusy
 
+    runner = None if dask is None else dask_task_runner(None if dask == "local" else dask)
     try:
-        summary = run_monitor(config, db, only=only, group=group, wait_seconds=wait, progress=fmt is OutputFormat.table)
+        summary = run_monitor(config, db, task_runner=runner, only=only, group=group, wait_seconds=wait,
+                              progress=fmt is OutputFormat.table)
     except (SourcesFileError, WarehouseBusy) as exc:
         raise fail(str(exc)) from exc
     _print_summary(summary, fmt)

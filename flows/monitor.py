@@ -36,8 +36,11 @@ class TransientFetchError(Exception):
     """A fetch that may succeed if tried again (timeouts, connection errors, HTTP 5xx)."""
 
     def __init__(self, batch: SourceBatch) -> None:
-        super().__init__(batch.problems[0].reason if batch.problems else "fetch failed")
+        super().__init__(batch)  # the batch is the only argument, so the error pickles to Dask workers and back
         self.batch = batch
+
+    def __str__(self) -> str:
+        return self.batch.problems[0].reason if self.batch.problems else "fetch failed"
 
 
 def _is_transient(batch: SourceBatch) -> bool:
@@ -299,6 +302,20 @@ class _Progress:
             self._progress = None
 
 
-def run_monitor(sources_path: str | Path, db_path: str | Path, **kwargs: Any) -> RunSummary:
-    """Run the monitor flow (ephemeral Prefect; no server needed)."""
-    return monitor(str(sources_path), str(db_path), **kwargs)
+def dask_task_runner(address: str | None = None, workers: int = 2) -> Any:
+    """A prefect-dask task runner: on the cluster at `address`, or on a local cluster of `workers` processes."""
+    from prefect_dask import DaskTaskRunner
+
+    if address:
+        return DaskTaskRunner(address=address)
+    return DaskTaskRunner(
+        cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "dashboard_address": ":0", "processes": True}
+    )
+
+
+def run_monitor(
+    sources_path: str | Path, db_path: str | Path, *, task_runner: Any | None = None, **kwargs: Any
+) -> RunSummary:
+    """Run the monitor flow (ephemeral Prefect; no server needed), optionally on another task runner."""
+    flow_to_run = monitor.with_options(task_runner=task_runner) if task_runner is not None else monitor
+    return flow_to_run(str(sources_path), str(db_path), **kwargs)

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+# Prefect reads its settings at import: give the whole session a private, quiet home before anything imports it.
+_PREFECT_HOME = tempfile.mkdtemp(prefix="pmon-test-prefect-")
+os.environ["PREFECT_HOME"] = _PREFECT_HOME
+os.environ.pop("PREFECT_API_URL", None)
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 
 @pytest.fixture(autouse=True)
@@ -34,3 +42,27 @@ def memory_warehouse():
 def fixtures() -> Path:
     """tests/fixtures."""
     return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def demo_media(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    """The synthetic sample media rendered and served on 127.0.0.1: (media folder, base URL)."""
+    from ingestion.local_server import serve_directory
+    from sample_media import render
+
+    media = tmp_path_factory.mktemp("demo-media")
+    with serve_directory(media) as base_url:
+        render(media, base_url=base_url)
+        yield media, base_url
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(demo_media: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse filled by one real `monitor` run over the demo media (the real model; about a minute)."""
+    from flows.monitor import run_monitor
+
+    media, _ = demo_media
+    db = tmp_path_factory.mktemp("demo-db") / "demo.duckdb"
+    summary = run_monitor(media / "sources.yaml", db)
+    assert summary.status.startswith("completed"), summary.errors
+    return db
