@@ -10,7 +10,9 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 _SPACE = re.compile(r"\s+")
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u200e\u200f"), " ")
+# Zero-width and direction marks are dropped, not spaced: the Persian non-joiner sits inside words, and some
+# extractors (trafilatura) delete it, so the same sentence must hash alike with and without it.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u200e\u200f"), None)
 
 
 def normalise_for_identity(text: str) -> str:

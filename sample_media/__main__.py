@@ -1,0 +1,5 @@
+"""`python -m sample_media OUT_DIR [BASE_URL] [YYYY-MM-DD]`: render the demo media and print the manifest."""
+
+from sample_media.build import main
+
+main()
