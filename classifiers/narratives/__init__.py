@@ -38,6 +38,8 @@ __all__ = [
     "train_classifier",
 ]
 
+#: Bump when the layout of saved heads changes, so caches written by older code are not read.
+HEADS_FORMAT = 2
 _LOCK = threading.Lock()
 _LOADED: dict[tuple[str, str], NarrativeClassifier] = {}
 
@@ -96,9 +98,12 @@ def load_classifier(
                     "run `pmon train` again"
                 )
         else:
-            digest = hashlib.sha256(f"{codebook.fingerprint}|{encoder.name}".encode()).hexdigest()[:16]  # type: ignore[attr-defined]
-            path = cache_dir() / f"{codebook.id}-{digest}.npz"
-            heads = Heads.load(path) if path.exists() else train_classifier(codebook, encoder, out=path)
+            key_text = f"{HEADS_FORMAT}|{codebook.fingerprint}|{encoder.name}"  # type: ignore[attr-defined]
+            path = cache_dir() / f"{codebook.id}-{hashlib.sha256(key_text.encode()).hexdigest()[:16]}.npz"
+            try:
+                heads = Heads.load(path)
+            except (OSError, KeyError, ValueError):  # absent, or written by another version: train afresh
+                heads = train_classifier(codebook, encoder, out=path)
         classifier = NarrativeClassifier(encoder, heads, codebook)
         _LOADED[key] = classifier
         return classifier
