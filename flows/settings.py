@@ -24,6 +24,8 @@ def configure_prefect(data_dir: str | Path | None = None) -> None:
     }
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
+    # Prefect's SQLite database cannot be created in a folder that does not exist yet.
+    Path(os.environ["PREFECT_HOME"]).expanduser().mkdir(parents=True, exist_ok=True)
 
 
 configure_prefect()
