@@ -767,10 +767,12 @@ def _decorate_telegram(batch: list[Item], link_target: str, rng: random.Random) 
     for item, style in zip(rng.sample(plain, min(len(plain), len(styles))), styles, strict=False):
         item.decoration = style
     rest = [item for item in batch if item.decoration is None]
-    everyday = [item for item in rest if item.kind == "everyday" and item.variety == "fa-Arab"] or rest
-    if everyday:
-        # Ingested text must be escaped wherever it is shown; this post tests that.
-        everyday[0].decoration = "script"
+    # Ingested text must be escaped wherever it is shown; this post tests that. It is the newest post of a planted
+    # signal (the trend, else the emerging cluster), so it is alert evidence and shows up in the weekly digest.
+    planted = [item for item in rest if item.planted == "trend"] or [item for item in batch if item.kind == "cluster"]
+    carrier = max(planted, key=lambda item: item.published_at) if planted else (rest[0] if rest else None)
+    if carrier is not None:
+        carrier.decoration = "script"
     remaining = [item for item in rest if item.decoration is None]
     if len(remaining) >= 2:
         remaining[0].decoration = "link"
