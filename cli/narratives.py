@@ -104,7 +104,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         emit([{"lang": k, **v} for k, v in report["per_language"].items()], OutputFormat.table, title="per language")
         console.print(
             f"items {report['items']}  macro-F1 [bold]{report['macro_f1']:.3f}[/bold]  stance accuracy "
-            f"[bold]{report['stance_accuracy']}[/bold]  false alarms {report['false_alarm_rate']}\n"
+            f"[bold]{report['stance_accuracy']}[/bold] (end to end {report['stance_accuracy_end_to_end']})  false alarms {report['false_alarm_rate']}\n"
             f"model {report['model_version']}  codebook {report['codebook_version']}"
         )
 
