@@ -181,7 +181,7 @@ class Heads:
         arrays = {name: getattr(self, name) for name in _ARRAYS}
         np.savez_compressed(
             tmp, **arrays, leaf_ids=np.array(self.leaf_ids), stances=np.array(self.stances),
-            terms=np.asarray(self.char.terms), idf=self.char.idf, meta=np.array(json.dumps(self.meta)),
+            terms=np.asarray(self.char.terms, dtype=str), idf=self.char.idf, meta=np.array(json.dumps(self.meta)),
         )
         tmp.replace(path)
 
