@@ -270,15 +270,24 @@ def fit_heads(
     stance_char = LogisticRegression(C=c_char, class_weight="balanced", max_iter=3000).fit(xc, data.stances)
     order = [list(stance_emb.classes_).index(s) for s in STANCES if s in stance_emb.classes_]
     order_char = [list(stance_char.classes_).index(s) for s in STANCES if s in stance_char.classes_]
+    emb_rows, emb_bias_rows = _per_class(stance_emb)
+    char_rows, char_bias_rows = _per_class(stance_char)
     return Heads(
         leaf_ids=list(leaf_ids), emb_weights=emb_w, emb_bias=emb_b, char_weights=char_w, char_bias=char_b,
         platt=platt, thresholds=thresholds,
-        stance_emb_weights=stance_emb.coef_[order].astype(np.float32),
-        stance_emb_bias=stance_emb.intercept_[order].astype(np.float32),
-        stance_char_weights=stance_char.coef_[order_char].astype(np.float32),
-        stance_char_bias=stance_char.intercept_[order_char].astype(np.float32),
+        stance_emb_weights=emb_rows[order], stance_emb_bias=emb_bias_rows[order],
+        stance_char_weights=char_rows[order_char], stance_char_bias=char_bias_rows[order_char],
         stances=[str(stance_emb.classes_[i]) for i in order], char=char, meta=meta or {},
     )
+
+
+def _per_class(model: Any) -> tuple[np.ndarray, np.ndarray]:
+    """One weight row and bias per class, also for a two-class model (which keeps a single row: [0, w])."""
+    coef, intercept = model.coef_.astype(np.float32), model.intercept_.astype(np.float32)
+    if len(model.classes_) == 2:
+        coef = np.vstack([np.zeros_like(coef), coef])
+        intercept = np.concatenate([np.zeros_like(intercept), intercept])
+    return coef, intercept
 
 
 def _choose_threshold(proba: np.ndarray, target: np.ndarray, none_rows: np.ndarray) -> float:
