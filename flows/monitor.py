@@ -28,6 +28,7 @@ from schemas.language import LanguageResult
 from schemas.runs import SourceRunStats
 from schemas.sources import SourceConfig, load_sources
 from warehouse import Warehouse, refresh_trends
+from warehouse.store import crash_point
 
 BATCH_SIZE = 128
 
@@ -72,14 +73,25 @@ def fetch_source(
     return batch
 
 
+class ClassifierMismatch(RuntimeError):
+    """A task runner's worker has another classifier (codebook, heads or encoder) than the flow."""
+
+
 @task(cache_policy=NO_CACHE)
-def analyse_batch(texts: list[str]) -> tuple[list[LanguageResult], list[Classification]]:
-    """Detect language and classify narratives for one batch of texts."""
+def analyse_batch(texts: list[str], expected_tag: str | None = None) -> tuple[list[LanguageResult], list[Classification]]:
+    """Detect language and classify narratives for one batch of texts (with the flow's classifier, checked)."""
     from classifiers.langid import detect_document
     from classifiers.narratives import load_classifier
 
-    languages = [detect_document(text) for text in texts]
     classifier = load_classifier()
+    if expected_tag is not None and classifier.version_tag != expected_tag:
+        # On a Dask cluster each worker loads its own classifier from its own files and environment: a worker
+        # that differs would store detections under the flow's tag that the flow's classifier never made.
+        raise ClassifierMismatch(
+            f"worker classifier {classifier.version_tag} differs from the flow's {expected_tag}: give every worker "
+            "the same codebook, trained heads (PMON_NARRATIVE_HEADS) and encoder"
+        )
+    languages = [detect_document(text) for text in texts]
     classifications = classifier.classify(texts, [lr.lang for lr in languages])
     return languages, classifications
 
@@ -183,6 +195,7 @@ def monitor(
                     [d["id"] for d in chunk], classifications, run_id, tag
                 )
                 summary.reclassified += len(chunk)
+                crash_point("reclassified")
 
         with _Timer(summary, "fetch"):
             futures = [fetch_source.submit(s, *warehouse.fetch_state(s.id), limits) for s in sources]
@@ -196,6 +209,7 @@ def monitor(
                     failed = SourceBatch(source_id=source.id)
                     failed.fail("fetch", f"{type(exc).__name__}: {exc}", location=source.location)
                     batches.append(failed)
+                crash_point("fetched")
 
         # Dedupe against the warehouse and within this run, apply the per-source item cap.
         with _Timer(summary, "dedupe"):
@@ -218,27 +232,33 @@ def monitor(
                     summary.quarantined += warehouse.quarantine(batch.problems, run_id)
                 summary.sources.append(stats)
                 work.extend(fresh)
+                crash_point("dedupe")
 
         # Analyse in batches on the task runner, keeping a few batches in flight while the flow stores.
         with _Timer(summary, "analyse+store"):
             chunks = list(_chunks(work, batch_size))
             bar.start(len(work))
             in_flight: deque[tuple[list[RawItem], Any]] = deque()
+            # Sources with a batch that could not be analysed keep their old fetch state: next run fetches again.
+            unfinished: set[str] = set()
             for chunk in chunks:
-                in_flight.append((chunk, analyse_batch.submit([item.full_text for item in chunk])))
+                in_flight.append((chunk, analyse_batch.submit([item.full_text for item in chunk], tag)))
                 if len(in_flight) >= 2:
-                    _store(warehouse, summary, *in_flight.popleft(), run_id, tag, bar)
+                    _store(warehouse, summary, *in_flight.popleft(), run_id, tag, bar, unfinished)
             while in_flight:
-                _store(warehouse, summary, *in_flight.popleft(), run_id, tag, bar)
+                _store(warehouse, summary, *in_flight.popleft(), run_id, tag, bar, unfinished)
             bar.stop()
 
         for batch in batches:
-            if batch.complete and not batch.not_modified:
+            if batch.complete and not batch.not_modified and batch.source_id not in unfinished:
                 warehouse.save_fetch_state(batch.source_id, batch.etag, batch.last_modified)
+                crash_point("fetch-state")
 
+        crash_point("trends")
         with _Timer(summary, "trends"):
             refresh_trends(warehouse.con)
         summary.status = "completed" if not summary.errors else "completed_with_errors"
+        crash_point("finish")
         warehouse.finish_run(summary.as_record())
     except BaseException as exc:
         summary.status = "failed"
@@ -253,11 +273,13 @@ def monitor(
 
 
 def _store(
-    warehouse: Warehouse, summary: RunSummary, chunk: list[RawItem], future: Any, run_id: str, tag: str, bar: _Progress
+    warehouse: Warehouse, summary: RunSummary, chunk: list[RawItem], future: Any, run_id: str, tag: str, bar: _Progress,
+    unfinished: set[str],
 ) -> None:
     try:
         languages, classifications = future.result()
     except Exception as exc:  # noqa: BLE001 - a failing batch is recorded; its documents are retried next run
+        unfinished.update(item.source_id for item in chunk)
         summary.errors.append(f"analysis of {len(chunk)} documents failed: {type(exc).__name__}: {exc}")
         from schemas.documents import QuarantinedItem
 
@@ -268,6 +290,7 @@ def _store(
         )
         return
     stored = warehouse.store_batch(chunk, languages, classifications, run_id, tag)
+    crash_point("stored")
     summary.documents_new += stored.documents
     summary.detections_new += stored.detections
     bar.advance(len(chunk))

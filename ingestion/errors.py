@@ -1,4 +1,12 @@
-"""Errors of ingestion. Each names the source, what failed and why; none of them stops a run."""
+"""Errors of ingestion. Each names the source, what failed and why; none of them stops a run.
+
+    IngestError
+    ├── FetchError          the bytes could not be had (HTTP status, timeout, size or time cap, bad redirect)
+    │   └── BlockedAddress  the URL points into the private network and is not allow-listed
+    └── ParseError          the bytes are not a usable feed, page, export or file drop (or one item of it is not)
+"""
+
+from __future__ import annotations
 
 
 class IngestError(Exception):
@@ -14,4 +22,17 @@ class BlockedAddress(FetchError):
 
 
 class ParseError(IngestError):
-    """The bytes fetched are not a valid feed, page, export or file drop."""
+    """The bytes fetched are not a valid feed, page, export or file drop, or one item of it is unusable.
+
+    Args:
+        message: what is wrong and where (line, row, entry number).
+        payload: the offending raw item, truncated, kept in quarantine for an analyst to inspect.
+    """
+
+    def __init__(self, message: str, payload: str | None = None) -> None:
+        super().__init__(message)
+        self.payload = payload[:2000] if payload else None
+
+    def __reduce__(self) -> tuple[type[ParseError], tuple[str, str | None]]:
+        # Picklable with its payload: batches travel between Dask workers and the flow.
+        return (type(self), (str(self), self.payload))

@@ -1,11 +1,20 @@
-"""Turning markup into plain text, and dates into UTC."""
+"""Turning bytes into text, markup into plain text, and dates into UTC, whatever a hostile source sends.
+
+Sources lie about their encodings, mix them within one file, and put characters in text that carry no
+meaning but change what an analyst sees (bidirectional overrides) or hide words from a detector (zero-width
+spaces). Everything an adapter yields passes through :func:`clean_text` / :func:`clean_line`, so the rest
+of the pipeline only ever sees valid, printable Unicode.
+"""
 
 from __future__ import annotations
 
 import calendar
+import codecs
+import html
 import re
 import time
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import lxml.etree
 import lxml.html
@@ -14,18 +23,176 @@ _SPACES = re.compile(r"[ \t\r\f\v]+")
 _BLANKS = re.compile(r"\n\s*\n+")
 # C0/C1 control characters other than tab and newline carry no text and break terminals and XML.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Invisible characters that only hide or reorder text: explicit bidirectional embeddings, overrides and
+# isolates ("Trojan Source" spoofing of what a digest shows), zero-width space, word joiner and invisible
+# operators (used to split words past a detector), a BOM inside text, soft hyphen, Mongolian vowel separator.
+# ZWNJ/ZWJ (U+200C/U+200D) and the marks LRM/RLM/ALM stay: Persian, Pashto and Uyghur spelling needs them.
+_INVISIBLE = re.compile("[\u202a-\u202e\u2066-\u2069\u200b\u2060-\u2064\ufeff\u00ad\u180e]")
+# Lone surrogates (from JSON escapes like "\\ud83d" cut in half) cannot be encoded as UTF-8 at all.
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_VALID_NON_ASCII = re.compile("[^\x00-\x7f\ufffd]")
+_LINE_BREAKS = str.maketrans({"\u2028": "\n", "\u2029": "\n\n", "\x85": "\n", "\r": "\n"})
 _BLOCK_TAGS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "section", "article"}
+_TAGS = re.compile(r"<[^>]{0,2000}>")
+REPLACEMENT = "\ufffd"
 
 
 def clean_text(text: str) -> str:
-    """Strip control characters and collapse runs of spaces, keeping paragraph breaks."""
-    text = _CONTROL.sub("", text)
+    """Valid, printable text: surrogates replaced, control and invisible characters dropped, spaces collapsed.
+
+    Paragraph breaks are kept (one blank line at most); Unicode line separators become newlines.
+
+    Example:
+        >>> clean_text("Prices\\u202e rose\\x00  in\\u200b Kabul\\r\\n\\r\\n\\r\\nMore")
+        'Prices rose in Kabul\\n\\nMore'
+    """
+    text = _SURROGATES.sub(REPLACEMENT, text.replace("\r\n", "\n").translate(_LINE_BREAKS))
+    text = _INVISIBLE.sub("", _CONTROL.sub("", text))
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
 
 
+def clean_line(value: object, max_chars: int = 2000) -> str | None:
+    """A one-line field (title, author, id, URL) as clean text, or None when nothing readable is left.
+
+    Non-string values (numbers from JSON) are turned into strings; lists and objects are not a field value.
+    """
+    if value is None or isinstance(value, bool | list | dict):
+        return None
+    text = clean_text(str(value)).replace("\n", " ")
+    text = _SPACES.sub(" ", text).strip()
+    return text[:max_chars] or None
+
+
+def has_surrogates(text: str) -> bool:
+    """True when `text` holds lone surrogates (invalid Unicode)."""
+    return _SURROGATES.search(text) is not None
+
+
+# -- decoding --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Decoded:
+    """Bytes decoded by :func:`decode_bytes`.
+
+    Attributes:
+        text: the text; bytes that were not valid in the chosen encoding are U+FFFD.
+        encoding: the encoding used.
+        invalid: some bytes were invalid and replaced by U+FFFD (a file mixing encodings): the items that hold
+            a U+FFFD are the damaged ones and go to quarantine, the others are fine.
+    """
+
+    text: str
+    encoding: str
+    invalid: bool
+
+
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def decode_bytes(content: bytes, declared: str | None = None) -> Decoded:
+    """Decode text whose encoding may be declared wrongly, not at all, or mixed within the file.
+
+    Order: a byte-order mark; UTF-8, when the bytes are valid UTF-8 (servers often declare Latin-1 for UTF-8
+    text, and valid UTF-8 beyond ASCII hardly ever happens by chance); the declared charset (HTTP header, XML
+    declaration, HTML meta) when it decodes cleanly; for a file with no valid UTF-8 beyond ASCII (one legacy
+    encoding throughout, such as windows-1251 Tajik or windows-1256 Persian), the legacy encoding in which it
+    reads as a language; else UTF-8 with the invalid bytes replaced and `invalid` set, so that only the damaged
+    items are lost, not the whole file.
+
+    Args:
+        content: the raw bytes.
+        declared: the charset a header or the document names, if any.
+
+    Returns:
+        The decoded text, the encoding used and whether bytes were replaced.
+    """
+    for bom, encoding in _BOMS:
+        if content.startswith(bom):
+            try:
+                return Decoded(content.decode(encoding), encoding, False)
+            except UnicodeDecodeError:
+                break
+    try:
+        return Decoded(content.decode("utf-8"), "utf-8", False)
+    except UnicodeDecodeError:
+        pass
+    if declared:
+        try:
+            codec = codecs.lookup(declared.strip().strip("\"'"))
+            # UTF-16/32 without a byte-order mark is a wrong declaration far more often than a real one.
+            if codec.name not in {"utf-8", "ascii"} and not codec.name.startswith(("utf-16", "utf-32")):
+                return Decoded(content.decode(codec.name), codec.name, False)
+        except (LookupError, UnicodeDecodeError):
+            pass  # a wrong declaration is common; fall through to what the bytes say
+    replaced = content.decode("utf-8", errors="replace")
+    if not _VALID_NON_ASCII.search(replaced):
+        guessed = _guess_legacy_encoding(content)
+        if guessed:
+            try:
+                return Decoded(content.decode(guessed), guessed, False)
+            except (LookupError, UnicodeDecodeError):
+                pass
+    return Decoded(replaced, "utf-8", True)
+
+
+#: Legacy encodings of the monitored languages: Tajik and Uzbek Cyrillic (windows-1251, KOI8), Persian,
+#: Pashto and Uyghur (windows-1256), Latin-script text (windows-1252).
+_LEGACY = ("cp1251", "cp1256", "koi8_r", "cp1252")
+
+
+def _guess_legacy_encoding(content: bytes) -> str | None:
+    """The legacy encoding in which the bytes read as a language, judged by CLD2; None when none does.
+
+    General-purpose detectors guess poorly on the short texts of a feed or a message, and almost any high
+    byte is a Cyrillic letter in windows-1251; the question asked here is which decoding reads as language.
+    """
+    import pycld2
+
+    best, best_score = None, 0.0
+    for encoding in _LEGACY:
+        try:
+            text = _CONTROL.sub(" ", content[:50_000].decode(encoding))
+            reliable, _, details = pycld2.detect(text, bestEffort=False)[:3]
+        except (UnicodeDecodeError, pycld2.error):
+            continue
+        if reliable and details and details[0][1] != "un" and details[0][3] > best_score:
+            best, best_score = encoding, float(details[0][3])
+    return best
+
+
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]{1,40})""", re.IGNORECASE)
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]{0,200}?encoding\s*=\s*["']([a-zA-Z0-9_.:-]{1,40})["']""")
+
+
+def charset_of(content_type: str | None) -> str | None:
+    """The charset parameter of a Content-Type header ('text/html; charset=windows-1251' → 'windows-1251')."""
+    for part in (content_type or "").split(";")[1:]:
+        key, _, value = part.partition("=")
+        if key.strip().lower() == "charset" and value.strip():
+            return value.strip().strip("\"'")
+    return None
+
+
+def declared_html_charset(content: bytes, content_type: str | None = None) -> str | None:
+    """The charset an HTML page declares: the HTTP header first, then a <meta> in its first 4 KB."""
+    match = _META_CHARSET.search(content[:4096])
+    return charset_of(content_type) or (match.group(1).decode("ascii") if match else None)
+
+
+def declared_xml_encoding(content: bytes) -> str | None:
+    """The encoding named in an XML declaration, if any."""
+    match = _XML_ENCODING.match(content[:512])
+    return match.group(1).decode("ascii") if match else None
+
+
+# -- markup ----------------------------------------------------------------------------------------------------
 def html_to_text(fragment: str) -> str:
-    """Plain text of an HTML fragment (feed summaries), with block elements as line breaks."""
+    """Plain text of an HTML fragment (feed summaries), with block elements as line breaks.
+
+    libxml2 stops building the tree beyond 256 levels of nesting; when a hostile fragment loses its text that
+    way, the tags are stripped by pattern instead so the words are not silently dropped.
+    """
     if "<" not in fragment and "&" not in fragment:
         return clean_text(fragment)
     try:
@@ -36,27 +203,44 @@ def html_to_text(fragment: str) -> str:
         element.drop_tree()
     for element in root.iter(*_BLOCK_TAGS):
         element.tail = "\n" + (element.tail or "")
-    return clean_text(root.text_content())
+    text = clean_text(root.text_content())
+    if not text and "<" in fragment:
+        return clean_text(html.unescape(_TAGS.sub(" ", fragment)))
+    return text
+
+
+# -- dates -----------------------------------------------------------------------------------------------------
+#: Dates further ahead than this are a source's error (or a trick to stay on top of trends): treated as unknown.
+FUTURE_TOLERANCE = timedelta(days=2)
+
+
+def _plausible(value: datetime) -> datetime | None:
+    if value > datetime.now(UTC) + FUTURE_TOLERANCE or value.year < 1990:
+        return None
+    return value
 
 
 def struct_to_datetime(value: time.struct_time | None) -> datetime | None:
-    """feedparser's UTC struct_time → aware datetime (None stays None)."""
+    """feedparser's UTC struct_time → aware datetime (None stays None, and so do implausible dates)."""
     if value is None:
         return None
     try:
-        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
-    except (OverflowError, ValueError, OSError):
+        return _plausible(datetime.fromtimestamp(calendar.timegm(value), tz=UTC))
+    except (OverflowError, ValueError, OSError, TypeError):
         return None
 
 
-def parse_datetime(value: str | int | float | None) -> datetime | None:
-    """ISO 8601 strings or Unix seconds → aware UTC datetime; None when absent or unreadable."""
-    if value is None or value == "":
+def parse_datetime(value: object) -> datetime | None:
+    """ISO 8601 strings or Unix seconds → aware UTC datetime; None when absent, unreadable or implausible."""
+    if value is None or value == "" or isinstance(value, bool):
         return None
     try:
         if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
-            return datetime.fromtimestamp(int(value), tz=UTC)
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            parsed = datetime.fromtimestamp(int(value), tz=UTC)  # type: ignore[arg-type]
+        elif isinstance(value, str):
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        else:
+            return None
     except (ValueError, OverflowError, OSError):
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return _plausible(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))

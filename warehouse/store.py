@@ -3,12 +3,18 @@
 Every write of documents goes with its detections in one transaction, so a run killed at any point leaves
 either a whole batch or none of it; the next run picks up what is missing (documents not yet classified,
 sources whose conditional-GET state was not saved).
+
+One writer at a time: `Warehouse.open` takes the advisory lock `<db>.lock` (see `warehouse.lock`) and waits
+for the writer that holds it; readers open read-only and wait, too, while a writer has the file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +33,44 @@ from schemas.sources import SourceConfig
 from warehouse.lock import WarehouseBusy, WriterLock
 
 DEFAULT_DB = Path("data") / "pmon.duckdb"
+#: Test hook for crash safety, read only by `crash_point`: "<stage>:<n>" kills the process the n-th time.
+CRASH_ENV = "PMON_TEST_CRASH_AT"
+_crash_counts: dict[str, int] = {}
+
+
+def crash_point(stage: str) -> None:
+    """Crash-safety test hook: with PMON_TEST_CRASH_AT=<stage>:<n> set, the n-th arrival at `stage` is fatal.
+
+    The process is killed with SIGKILL (no `finally`, no `atexit`, no flush): what an OOM killer or `kill -9`
+    does. When the process leads its process group (a test starts it so), the whole group goes, as a
+    container or systemd stop would take it: Prefect's temporary API server and Dask workers included.
+    Without the variable this is a dictionary lookup and nothing else.
+
+    Stages: `fetched` (after a source's fetch), `dedupe` (after a source's dedupe and quarantine), `commit`
+    (inside a batch's transaction, before COMMIT), `stored` (after a batch's commit), `reclassified`,
+    `fetch-state` (after a source's conditional-GET state is saved), `trends` (before the trend refresh),
+    `finish` (before the run record is written).
+    """
+    spec = os.environ.get(CRASH_ENV)
+    if not spec:
+        return
+    wanted, _, nth = spec.partition(":")
+    if wanted != stage:
+        return
+    _crash_counts[stage] = _crash_counts.get(stage, 0) + 1
+    if _crash_counts[stage] >= int(nth or 1):
+        # Said on stderr first, so a test can tell this kill from any other.
+        os.write(2, f"\n{CRASH_ENV}: killed at {stage}:{_crash_counts[stage]}\n".encode())
+        if os.getpgid(0) == os.getpid():
+            os.killpg(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _storable(value: str | None) -> str | None:
+    """Text DuckDB accepts whatever ingestion let through: no NUL, no lone surrogates."""
+    if value is None:
+        return None
+    return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
 def utcnow() -> datetime:
@@ -81,6 +125,19 @@ class StoredBatch:
     detections: int
 
 
+def _connect(path: Path, *, read_only: bool, deadline: float, busy: str) -> duckdb.DuckDBPyConnection:
+    """Connect, retrying while another process holds DuckDB's own file lock, until `deadline`."""
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            if time.monotonic() >= deadline:
+                raise WarehouseBusy(busy) from exc
+            time.sleep(0.25)
+
+
 class Warehouse:
     """A DuckDB warehouse file (or ':memory:').
 
@@ -105,11 +162,13 @@ class Warehouse:
         Args:
             path: the DuckDB file, or ":memory:".
             read_only: open for queries only; no lock is taken and no migration applied.
-            wait_seconds: how long a writer waits for another writer to finish before giving up.
+            wait_seconds: how long to wait for another writer to finish before giving up (a reader waits
+                for a writer too: DuckDB lets no other process in while one writes).
             purpose: recorded in the lock file so a blocked process can say who holds it.
 
         Raises:
-            WarehouseBusy: another process is writing and did not finish within `wait_seconds`.
+            WarehouseBusy: another process is writing and did not finish within `wait_seconds`; the message
+                names the holder when it is a pmon process.
             FileNotFoundError: read_only and the file does not exist.
         """
         if str(path) == ":memory:":
@@ -117,20 +176,22 @@ class Warehouse:
             apply_migrations(con)
             return cls(con, None, None)
         path = Path(path)
+        deadline = time.monotonic() + wait_seconds
         if read_only:
             if not path.exists():
                 raise FileNotFoundError(f"no warehouse at {path}; run `pmon demo` or `pmon run` first")
-            try:
-                con = duckdb.connect(str(path), read_only=True)
-            except duckdb.IOException as exc:
-                raise WarehouseBusy(f"{path} is being written by a running job; try again when it has finished") from exc
+            con = _connect(path, read_only=True, deadline=deadline,
+                           busy=f"{path} is being written by a running job; try again when it has finished "
+                                "(or pass a longer --wait)")
             return cls(con, path, None)
         path.parent.mkdir(parents=True, exist_ok=True)
         lock = WriterLock(path, wait_seconds=wait_seconds, purpose=purpose).acquire()
         try:
-            con = duckdb.connect(str(path))
+            con = _connect(path, read_only=False, deadline=deadline,
+                           busy=f"{path} is open in another program that does not take pmon's lock (a DuckDB "
+                                "shell or notebook?); close it there")
             apply_migrations(con)
-        except Exception:
+        except BaseException:
             lock.release()
             raise
         return cls(con, path, lock)
@@ -272,6 +333,7 @@ class Warehouse:
                 [versions[0], versions[1], now, run_id],
             )
             added_dets = self.count("detections") - before_dets
+            crash_point("commit")
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
@@ -315,13 +377,15 @@ class Warehouse:
         now = utcnow()
         n = 0
         for q in items:
-            payload = (q.payload or "")[:20_000]
-            qid = hashlib.sha256(f"{q.source_id}\x1f{q.stage}\x1f{q.reason}\x1f{q.location}\x1f{payload}".encode()).hexdigest()[:32]
+            # Reasons and payloads quote hostile input: make them storable before they reach DuckDB.
+            payload = _storable((q.payload or "")[:20_000]) or ""
+            reason, location = _storable(q.reason[:2000]) or "", _storable(q.location)
+            qid = hashlib.sha256(f"{q.source_id}\x1f{q.stage}\x1f{reason}\x1f{location}\x1f{payload}".encode()).hexdigest()[:32]
             self.con.execute(
                 """INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
                    ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at,
                        times_seen = quarantine.times_seen + 1, run_id = excluded.run_id""",
-                [qid, q.source_id, run_id, q.stage, q.reason[:2000], q.location, payload, now, now],
+                [qid, q.source_id, run_id, q.stage, reason, location, payload, now, now],
             )
             n += 1
         return n
