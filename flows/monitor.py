@@ -1,17 +1,24 @@
-"""The `monitor` flow: ingest due sources → dedupe → detect language → classify narratives → store → refresh trends.
+"""The `monitor` flow: ingest due sources → dedupe → detect language → classify narratives → store → refresh trends
+→ evaluate alerts.
 
 Fetching and per-batch language/narrative work are Prefect tasks, so they run on whichever task runner the flow
 is given (threads by default, a Dask cluster for scale-out); the warehouse is written only from the flow itself,
 one transaction per batch, which keeps a single writer and makes a killed run safe to re-run.
+
+The run streams: sources are fetched a few at a time, each source is deduped as soon as its fetch completes,
+and its new documents join the analysis batches at once, so fetching and parsing overlap the encoder and no
+list holds every item of the run (only the batches being analysed and a small record per source).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +26,25 @@ from flows import settings as _settings  # noqa: F401 - before prefect
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
+from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from ingestion import IngestLimits, SafeFetcher, SourceBatch, read_source
 from schemas.detections import Classification
-from schemas.documents import RawItem
+from schemas.documents import RawItem, identity
 from schemas.language import LanguageResult
 from schemas.runs import SourceRunStats
 from schemas.sources import SourceConfig, load_sources
 from warehouse import Warehouse, refresh_trends
-from warehouse.store import crash_point
+from warehouse.store import crash_point, utcnow
 
 BATCH_SIZE = 128
+#: Fetch tasks kept running ahead of the analysis: few while analysis batches are in flight, so that a batch
+#: submitted to the task runner never queues behind fetches, more when the flow only waits on fetches.
+FETCH_AHEAD_ANALYSING = 2
+FETCH_AHEAD_IDLE = 4
+
+log = logging.getLogger(__name__)
 
 
 class TransientFetchError(Exception):
@@ -63,11 +77,24 @@ def _retry_transient(task: Any, task_run: Any, state: Any) -> bool:
 
 @task(retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=_retry_transient, cache_policy=NO_CACHE)
 def fetch_source(
-    source: SourceConfig, etag: str | None, last_modified: str | None, limits: IngestLimits
+    source: SourceConfig, etag: str | None, last_modified: str | None, limits: IngestLimits,
+    fetcher: SafeFetcher | None = None,
 ) -> SourceBatch:
-    """Fetch and parse one source (retried on transient network errors only)."""
-    with SafeFetcher(limits) as fetcher:
-        batch = read_source(source, fetcher, etag, last_modified)
+    """Fetch and parse one source (retried on transient network errors only).
+
+    Args:
+        fetcher: the run's shared fetcher (one set of clients and one TLS context for all sources); None: one
+            for this source alone. A copy that crossed to another process (Dask) is closed after use.
+    """
+    if fetcher is None:
+        with SafeFetcher(limits) as own:
+            batch = read_source(source, own, etag, last_modified)
+    else:
+        try:
+            batch = read_source(source, fetcher, etag, last_modified)
+        finally:
+            if fetcher.detached:
+                fetcher.close()
     if _is_transient(batch):
         raise TransientFetchError(batch)
     return batch
@@ -106,6 +133,7 @@ class RunSummary:
     detections_new: int = 0
     reclassified: int = 0
     quarantined: int = 0
+    alerts_new: int = 0
     sources: list[SourceRunStats] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
@@ -118,6 +146,7 @@ class RunSummary:
             "documents_new": self.documents_new,
             "detections_new": self.detections_new,
             "quarantined": self.quarantined,
+            "alerts_new": self.alerts_new,
             "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
             "sources": [s.model_dump() for s in self.sources],
             "errors": self.errors,
@@ -136,9 +165,30 @@ class _Timer:
         self.summary.stage_seconds[self.stage] = self.summary.stage_seconds.get(self.stage, 0.0) + elapsed
 
 
-def _chunks(items: Sequence[RawItem], size: int) -> Iterator[list[RawItem]]:
+def _chunks(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield list(items[start : start + size])
+
+
+@dataclass
+class _Doc:
+    """A new item on its way to the warehouse, with its id and content hash computed once."""
+
+    item: RawItem
+    id: str
+    hash: str
+
+
+@dataclass
+class _FetchRecord:
+    """What is kept of a source's fetch until the end of the run: enough to save its conditional-GET state."""
+
+    source_id: str
+    etag: str | None
+    last_modified: str | None
+    not_modified: bool
+    complete: bool
+    newest_published_at: datetime | None
 
 
 @flow(name="monitor", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=4))
@@ -197,66 +247,48 @@ def monitor(
                 summary.reclassified += len(chunk)
                 crash_point("reclassified")
 
-        with _Timer(summary, "fetch"):
-            futures = [fetch_source.submit(s, *warehouse.fetch_state(s.id), limits) for s in sources]
-            batches: list[SourceBatch] = []
-            for source, future in zip(sources, futures, strict=True):
-                try:
-                    batches.append(future.result())
-                except TransientFetchError as exc:
-                    batches.append(exc.batch)
-                except Exception as exc:  # noqa: BLE001 - one broken source never stops the run
-                    failed = SourceBatch(source_id=source.id)
-                    failed.fail("fetch", f"{type(exc).__name__}: {exc}", location=source.location)
-                    batches.append(failed)
+        pipeline = _Pipeline(warehouse, summary, run_id, tag, batch_size, bar)
+        fetcher = SafeFetcher(limits)  # one per run: its clients and TLS context serve every source
+        try:
+            queue = deque(sources)
+            fetching: dict[Any, SourceConfig] = {}
+            while queue or fetching:
+                ahead = FETCH_AHEAD_ANALYSING if pipeline.in_flight else FETCH_AHEAD_IDLE
+                while queue and len(fetching) < ahead:
+                    source = queue.popleft()
+                    fetching[fetch_source.submit(source, *warehouse.fetch_state(source.id), limits, fetcher)] = source
+                with _Timer(summary, "fetch"):
+                    future = next(as_completed(list(fetching)))
+                source = fetching.pop(future)
+                batch = _fetched(source, future)
+                del future  # the batch is dropped once deduped: nothing keeps a source's items for the run
                 crash_point("fetched")
-
-        # Dedupe against the warehouse and within this run, apply the per-source item cap.
-        with _Timer(summary, "dedupe"):
-            work: list[RawItem] = []
-            seen: set[str] = set()
-            for batch in batches:
-                stats = SourceRunStats(source_id=batch.source_id, fetched=len(batch.items), not_modified=batch.not_modified)
-                fresh = [item for item in batch.items if item.id not in seen]
-                seen.update(item.id for item in fresh)
-                stored = warehouse.existing_ids([item.id for item in fresh])
-                fresh = [item for item in fresh if item.id not in stored]
-                if len(fresh) > limits.max_items_per_source:
-                    batch.fail("item", f"{len(fresh)} new items; {limits.max_items_per_source} taken this run, the rest next run")
-                    fresh = fresh[: limits.max_items_per_source]
-                stats.new = len(fresh)
-                stats.duplicates = len(batch.items) - len(fresh)
-                stats.quarantined = len(batch.problems)
-                if batch.problems:
-                    stats.error = batch.problems[0].reason
-                    summary.quarantined += warehouse.quarantine(batch.problems, run_id)
-                summary.sources.append(stats)
-                work.extend(fresh)
-                crash_point("dedupe")
-
-        # Analyse in batches on the task runner, keeping a few batches in flight while the flow stores.
-        with _Timer(summary, "analyse+store"):
-            chunks = list(_chunks(work, batch_size))
-            bar.start(len(work))
-            in_flight: deque[tuple[list[RawItem], Any]] = deque()
-            # Sources with a batch that could not be analysed keep their old fetch state: next run fetches again.
-            unfinished: set[str] = set()
-            for chunk in chunks:
-                in_flight.append((chunk, analyse_batch.submit([item.full_text for item in chunk], tag)))
-                if len(in_flight) >= 2:
-                    _store(warehouse, summary, *in_flight.popleft(), run_id, tag, bar, unfinished)
-            while in_flight:
-                _store(warehouse, summary, *in_flight.popleft(), run_id, tag, bar, unfinished)
+                with _Timer(summary, "dedupe"):
+                    fresh = _dedupe(warehouse, summary, batch, limits, run_id, pipeline.records)
+                    crash_point("dedupe")
+                del batch
+                with _Timer(summary, "analyse+store"):
+                    pipeline.add(fresh)
+            with _Timer(summary, "analyse+store"):
+                pipeline.finish()
+        finally:
+            fetcher.close()
             bar.stop()
+        order = {s.id: n for n, s in enumerate(sources)}
+        summary.sources.sort(key=lambda stats: order.get(stats.source_id, len(order)))
 
-        for batch in batches:
-            if batch.complete and not batch.not_modified and batch.source_id not in unfinished:
-                warehouse.save_fetch_state(batch.source_id, batch.etag, batch.last_modified)
+        for record in pipeline.records:
+            if record.complete and not record.not_modified and record.source_id not in pipeline.unfinished:
+                warehouse.save_fetch_state(record.source_id, record.etag, record.last_modified,
+                                           record.newest_published_at)
                 crash_point("fetch-state")
 
         crash_point("trends")
         with _Timer(summary, "trends"):
-            refresh_trends(warehouse.con)
+            refreshed = refresh_trends(warehouse.con)
+        if refreshed.changed:  # nothing stored or relabelled since the last evaluation: no alert can be new
+            with _Timer(summary, "alerts"):
+                _evaluate_alerts(warehouse, summary, classifier)
         summary.status = "completed" if not summary.errors else "completed_with_errors"
         crash_point("finish")
         warehouse.finish_run(summary.as_record())
@@ -272,28 +304,136 @@ def monitor(
     return summary
 
 
-def _store(
-    warehouse: Warehouse, summary: RunSummary, chunk: list[RawItem], future: Any, run_id: str, tag: str, bar: _Progress,
-    unfinished: set[str],
-) -> None:
+def _fetched(source: SourceConfig, future: Any) -> SourceBatch:
+    """The source's batch; a fetch that failed whatever the retries is a batch with its problem."""
     try:
-        languages, classifications = future.result()
-    except Exception as exc:  # noqa: BLE001 - a failing batch is recorded; its documents are retried next run
-        unfinished.update(item.source_id for item in chunk)
-        summary.errors.append(f"analysis of {len(chunk)} documents failed: {type(exc).__name__}: {exc}")
-        from schemas.documents import QuarantinedItem
+        return future.result()
+    except TransientFetchError as exc:
+        return exc.batch
+    except Exception as exc:  # noqa: BLE001 - one broken source never stops the run
+        failed = SourceBatch(source_id=source.id)
+        failed.fail("fetch", f"{type(exc).__name__}: {exc}", location=source.location)
+        return failed
 
-        summary.quarantined += warehouse.quarantine(
-            [QuarantinedItem(source_id=i.source_id, stage="classify", reason=str(exc)[:500], location=i.url,
-                             payload=i.full_text[:2000]) for i in chunk],
-            run_id,
-        )
-        return
-    stored = warehouse.store_batch(chunk, languages, classifications, run_id, tag)
-    crash_point("stored")
-    summary.documents_new += stored.documents
-    summary.detections_new += stored.detections
-    bar.advance(len(chunk))
+
+def _dedupe(
+    warehouse: Warehouse, summary: RunSummary, batch: SourceBatch, limits: IngestLimits, run_id: str,
+    records: list[_FetchRecord],
+) -> list[_Doc]:
+    """The source's items not stored yet (ids computed once), its item cap applied; its problems quarantined."""
+    stats = SourceRunStats(source_id=batch.source_id, fetched=len(batch.items), not_modified=batch.not_modified)
+    docs: dict[str, _Doc] = {}  # ids carry the source: duplicates can only be within this batch
+    newest: datetime | None = None
+    now = utcnow()
+    for item in batch.items:
+        doc_id, text_hash = identity(item.source_id, item.full_text)
+        docs.setdefault(doc_id, _Doc(item, doc_id, text_hash))
+        published = _naive(item.published_at) or now  # as stored: an item without a date is dated when stored
+        newest = published if newest is None or published > newest else newest
+    stored = warehouse.existing_ids(list(docs))
+    fresh = [doc for doc_id, doc in docs.items() if doc_id not in stored]
+    if len(fresh) > limits.max_items_per_source:
+        batch.fail("item", f"{len(fresh)} new items; {limits.max_items_per_source} taken this run, the rest next run")
+        fresh = fresh[: limits.max_items_per_source]
+    stats.new = len(fresh)
+    stats.duplicates = len(batch.items) - len(fresh)
+    stats.quarantined = len(batch.problems)
+    if batch.problems:
+        stats.error = batch.problems[0].reason
+        summary.quarantined += warehouse.quarantine(batch.problems, run_id)
+    summary.sources.append(stats)
+    records.append(_FetchRecord(batch.source_id, batch.etag, batch.last_modified, batch.not_modified,
+                                batch.complete, newest))
+    return fresh
+
+
+def _naive(value: datetime | None) -> datetime | None:
+    from datetime import UTC
+
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+class _Pipeline:
+    """Analysis batches cut from the documents as sources deliver them; two in flight while the flow stores."""
+
+    def __init__(self, warehouse: Warehouse, summary: RunSummary, run_id: str, tag: str, batch_size: int,
+                 bar: _Progress) -> None:
+        self.warehouse, self.summary, self.run_id, self.tag = warehouse, summary, run_id, tag
+        self.batch_size, self.bar = batch_size, bar
+        self.pending: list[_Doc] = []
+        self.in_flight: deque[tuple[list[_Doc], Any]] = deque()
+        self.records: list[_FetchRecord] = []
+        #: Sources with a batch that could not be analysed keep their old fetch state: next run fetches again.
+        self.unfinished: set[str] = set()
+
+    def add(self, docs: list[_Doc]) -> None:
+        """Queue new documents; submit every full batch."""
+        if not docs:
+            return
+        self.bar.grow(len(docs))
+        self.pending.extend(docs)
+        while len(self.pending) >= self.batch_size:
+            self._submit(self.pending[: self.batch_size])
+            del self.pending[: self.batch_size]
+
+    def finish(self) -> None:
+        """Submit the last, partial batch and store everything in flight."""
+        if self.pending:
+            self._submit(self.pending)
+            self.pending = []
+        while self.in_flight:
+            self._store(*self.in_flight.popleft())
+
+    def _submit(self, chunk: list[_Doc]) -> None:
+        self.in_flight.append((chunk, analyse_batch.submit([d.item.full_text for d in chunk], self.tag)))
+        if len(self.in_flight) >= 2:
+            self._store(*self.in_flight.popleft())
+
+    def _store(self, chunk: list[_Doc], future: Any) -> None:
+        warehouse, summary = self.warehouse, self.summary
+        try:
+            languages, classifications = future.result()
+        except Exception as exc:  # noqa: BLE001 - a failing batch is recorded; its documents are retried next run
+            self.unfinished.update(d.item.source_id for d in chunk)
+            summary.errors.append(f"analysis of {len(chunk)} documents failed: {type(exc).__name__}: {exc}")
+            from schemas.documents import QuarantinedItem
+
+            summary.quarantined += warehouse.quarantine(
+                [QuarantinedItem(source_id=d.item.source_id, stage="classify", reason=str(exc)[:500],
+                                 location=d.item.url, payload=d.item.full_text[:2000]) for d in chunk],
+                self.run_id,
+            )
+            return
+        stored = warehouse.store_batch([d.item for d in chunk], languages, classifications, self.run_id, self.tag,
+                                       ids=[d.id for d in chunk], hashes=[d.hash for d in chunk])
+        crash_point("stored")
+        summary.documents_new += stored.documents
+        summary.detections_new += stored.detections
+        self.bar.advance(len(chunk))
+
+
+def _evaluate_alerts(warehouse: Warehouse, summary: RunSummary, classifier: Any) -> None:
+    """Run the alert rules on the refreshed aggregates; a failure is logged and recorded, never fatal to the run."""
+    try:
+        from alerts.rules import evaluate_alerts
+
+        summary.alerts_new = len(evaluate_alerts(warehouse.con, encoder=getattr(classifier, "encoder", None)))
+    except Exception as exc:  # noqa: BLE001 - alerts must never cost the run its documents
+        try:
+            warehouse.con.execute("ROLLBACK")  # in case the rules failed inside their transaction
+        except Exception:  # noqa: BLE001, S110 - no transaction was open
+            pass
+        message = f"alerts: {type(exc).__name__}: {str(exc)[:500]}"
+        summary.errors.append(message)
+        log.warning("alert evaluation failed (the run's documents are stored): %s", message)
+        try:
+            from prefect import get_run_logger
+
+            get_run_logger().warning("alert evaluation failed (the run's documents are stored): %s", message)
+        except Exception:  # noqa: BLE001, S110 - outside a Prefect run
+            pass
 
 
 class _Progress:
@@ -303,17 +443,22 @@ class _Progress:
         self.enabled = enabled
         self._progress: Any = None
 
-    def start(self, total: int) -> None:
-        if not self.enabled or total == 0:
+    def grow(self, n: int) -> None:
+        """More documents to analyse (the total grows as sources are fetched); starts the bar at the first."""
+        if not self.enabled or n == 0:
             return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        if self._progress is None:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        self._progress = Progress(
-            TextColumn("[bold]analysing"), BarColumn(), MofNCompleteColumn(), TextColumn("documents"),
-            TimeRemainingColumn(),
-        )
-        self._progress.start()
-        self._task = self._progress.add_task("analyse", total=total)
+            self._progress = Progress(
+                TextColumn("[bold]analysing"), BarColumn(), MofNCompleteColumn(), TextColumn("documents"),
+                TimeRemainingColumn(),
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("analyse", total=0)
+            self._total = 0
+        self._total += n
+        self._progress.update(self._task, total=self._total)
 
     def advance(self, n: int) -> None:
         if self._progress is not None:

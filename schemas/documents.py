@@ -35,6 +35,13 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(normalise_for_identity(text).encode()).hexdigest()[:32]
 
 
+def identity(source_id: str, text: str) -> tuple[str, str]:
+    """(`document_id`, `content_hash`) of a text, normalising it once for both."""
+    normalised = normalise_for_identity(text)
+    return (hashlib.sha256(f"{source_id}\x1f{normalised}".encode()).hexdigest()[:32],
+            hashlib.sha256(normalised.encode()).hexdigest()[:32])
+
+
 class RawItem(BaseModel):
     """One item as an ingestion adapter yields it, before language and narratives."""
 
@@ -57,7 +64,7 @@ class RawItem(BaseModel):
 
     @property
     def id(self) -> str:
-        """The document id this item gets."""
+        """The document id this item gets (normalises and hashes the text on every access: keep it when needed twice)."""
         return document_id(self.source_id, self.full_text)
 
 

@@ -2,13 +2,24 @@
 
 from warehouse.lock import WarehouseBusy, WriterLock
 from warehouse.store import DEFAULT_DB, StoredBatch, Warehouse, apply_migrations, utcnow
-from warehouse.trends import TrendQuery, TrendQueryError, compare_windows, parse_since, query_trends, refresh_trends
+from warehouse.trends import (
+    TrendQuery,
+    TrendQueryError,
+    TrendRefresh,
+    TrendRows,
+    compare_windows,
+    parse_since,
+    query_trends,
+    refresh_trends,
+)
 
 __all__ = [
     "DEFAULT_DB",
     "StoredBatch",
     "TrendQuery",
     "TrendQueryError",
+    "TrendRefresh",
+    "TrendRows",
     "Warehouse",
     "WarehouseBusy",
     "WriterLock",

@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 
 from schemas.detections import Classification
-from schemas.documents import QuarantinedItem, RawItem, content_hash
+from schemas.documents import QuarantinedItem, RawItem, identity
 from schemas.language import LanguageResult
 from schemas.sources import SourceConfig
 from warehouse.lock import WarehouseBusy, WriterLock
@@ -36,6 +36,10 @@ DEFAULT_DB = Path("data") / "pmon.duckdb"
 #: Test hook for crash safety, read only by `crash_point`: "<stage>:<n>" kills the process the n-th time.
 CRASH_ENV = "PMON_TEST_CRASH_AT"
 _crash_counts: dict[str, int] = {}
+#: `save_fetch_state` without a newest publication time: look it up in `documents`.
+_SCAN = object()
+#: Ids per `existing_ids` query: a short IN list of bound values is answered from the primary-key index.
+_ID_LOOKUP_CHUNK = 1000
 
 
 def crash_point(stage: str) -> None:
@@ -234,27 +238,55 @@ class Warehouse:
         rows = self.con.execute("SELECT etag, last_modified FROM sources WHERE id = ?", [source_id]).fetchall()
         return (rows[0][0], rows[0][1]) if rows else (None, None)
 
-    def save_fetch_state(self, source_id: str, etag: str | None, last_modified: str | None) -> None:
-        """Save conditional-GET state; call only once the source's items are stored."""
+    def save_fetch_state(
+        self, source_id: str, etag: str | None, last_modified: str | None,
+        newest_published_at: datetime | None | object = _SCAN,
+    ) -> None:
+        """Save conditional-GET state; call only once the source's items are stored.
+
+        Args:
+            newest_published_at: the newest publication time (naive UTC) among the items this fetch gave, None
+                when it gave none: `last_published_at` moves forward to it and never back. Left out, the newest
+                of the source's stored documents is looked up instead (a scan of `documents`).
+        """
+        if newest_published_at is _SCAN:
+            self.con.execute(
+                """UPDATE sources SET etag = ?, last_modified = ?, last_fetched_at = ?,
+                       last_published_at = (SELECT max(published_at) FROM documents WHERE source_id = ?)
+                   WHERE id = ?""",
+                [etag, last_modified, utcnow(), source_id, source_id],
+            )
+            return
+        newest = _naive_utc(newest_published_at)  # type: ignore[arg-type]
         self.con.execute(
             """UPDATE sources SET etag = ?, last_modified = ?, last_fetched_at = ?,
-                   last_published_at = (SELECT max(published_at) FROM documents WHERE source_id = ?)
+                   last_published_at = CASE WHEN last_published_at IS NULL OR last_published_at < ?::TIMESTAMP
+                                            THEN coalesce(?::TIMESTAMP, last_published_at) ELSE last_published_at END
                WHERE id = ?""",
-            [etag, last_modified, utcnow(), source_id, source_id],
+            [etag, last_modified, utcnow(), newest, newest, source_id],
         )
 
     # -- documents -----------------------------------------------------------------------------------------------
     def existing_ids(self, ids: Sequence[str]) -> set[str]:
-        """Which of these document ids are already stored."""
-        if not ids:
-            return set()
-        rows = self.con.execute("SELECT id FROM documents WHERE id IN (SELECT unnest(?))", [list(ids)]).fetchall()
-        return {row[0] for row in rows}
+        """Which of these document ids are already stored.
+
+        A list of bound values (`id IN (?, ?, ...)`) is looked up in the primary-key index; `IN (SELECT
+        unnest(?))` scanned all of `documents` (122 ms against 6 ms per 128 ids at 8.4M documents).
+        """
+        unique = list(dict.fromkeys(ids))
+        found: set[str] = set()
+        for start in range(0, len(unique), _ID_LOOKUP_CHUNK):
+            part = unique[start : start + _ID_LOOKUP_CHUNK]
+            rows = self.con.execute(
+                f"SELECT id FROM documents WHERE id IN ({', '.join('?' * len(part))})", part  # noqa: S608 - placeholders
+            ).fetchall()
+            found.update(row[0] for row in rows)
+        return found
 
     def unclassified(self, classifier_tag: str, limit: int = 100_000) -> list[dict[str, Any]]:
         """Stored documents not yet classified with this classifier (e.g. after a crash between batches)."""
         cur = self.con.execute(
-            """SELECT id, source_id, title, text, lang FROM documents
+            """SELECT id, source_id, title, text, lang, published_at FROM documents
                WHERE classified_with IS NULL OR classified_with <> ? ORDER BY id LIMIT ?""",
             [classifier_tag, limit],
         )
@@ -268,80 +300,109 @@ class Warehouse:
         classifications: Sequence[Classification],
         run_id: str,
         classifier_tag: str,
+        ids: Sequence[str] | None = None,
+        hashes: Sequence[str] | None = None,
     ) -> StoredBatch:
         """Store documents with their language and narrative detections, all in one transaction.
 
-        Documents already stored are left as they are (the first sighting wins); their detections are not
-        duplicated. Returns what was actually added.
+        Documents already stored are left as they are (the first sighting wins), and so are their detections;
+        an id twice in the batch is stored once. Returns what was actually added. The (day, source) keys of the
+        new documents are marked for `refresh_trends` in the same transaction.
+
+        Args:
+            ids: the items' document ids, when the caller has them already (`schemas.documents.identity`).
+            hashes: the items' content hashes, likewise.
         """
+        if not (len(items) == len(languages) == len(classifications)):
+            raise ValueError(
+                f"store_batch: {len(items)} items, {len(languages)} languages and {len(classifications)} "
+                "classifications; they must correspond one to one"
+            )
         if not items:
             return StoredBatch(0, 0)
+        if ids is None or hashes is None:
+            pairs = [identity(i.source_id, i.full_text) for i in items]
+            ids = ids if ids is not None else [p[0] for p in pairs]
+            hashes = hashes if hashes is not None else [p[1] for p in pairs]
+        if not (len(ids) == len(hashes) == len(items)):
+            raise ValueError("store_batch: ids and hashes must correspond one to one with the items")
         now = utcnow()
-        ids = [item.id for item in items]
-        docs = pa.table(
-            {
-                "id": ids,
-                "source_id": [i.source_id for i in items],
-                "external_id": [i.external_id for i in items],
-                "url": [i.url for i in items],
-                "title": [i.title for i in items],
-                "text": [i.text for i in items],
-                "author": [i.author for i in items],
-                "forwarded_from": [i.forwarded_from for i in items],
-                "published_at": pa.array([_naive_utc(i.published_at) or now for i in items], pa.timestamp("us")),
-                "fetched_at": pa.array([now] * len(items), pa.timestamp("us")),
-                "content_hash": [content_hash(i.full_text) for i in items],
-                "lang": [lr.lang for lr in languages],
-                "script": [lr.script for lr in languages],
-                "lang_confidence": [lr.confidence for lr in languages],
-                "lang_mix": [json.dumps(lr.mix, ensure_ascii=False) for lr in languages],
-                "stance": [c.stance.value for c in classifications],
-                "classified_with": [classifier_tag] * len(items),
-                "run_id": [run_id] * len(items),
-            }
-        )
-        det_rows: dict[str, list[Any]] = {k: [] for k in ("document_id", "narrative", "score", "stance", "evidence")}
-        versions = ("", "")
-        for doc_id, cls in zip(ids, classifications, strict=True):
-            versions = (cls.model_version, cls.codebook_version)
-            for n in cls.narratives:
-                det_rows["document_id"].append(doc_id)
-                det_rows["narrative"].append(n.id)
-                det_rows["score"].append(n.score)
-                det_rows["stance"].append(cls.stance.value)
-                det_rows["evidence"].append(n.evidence)
-        dets = pa.table(
-            {**det_rows, "evidence": pa.array(det_rows["evidence"], pa.list_(pa.string()))}
-            if det_rows["document_id"]
-            else {k: pa.array([], pa.list_(pa.string()) if k == "evidence" else pa.float64() if k == "score" else pa.string()) for k in det_rows}
-        )
         con = self.con
         con.execute("BEGIN TRANSACTION")
+        registered: list[str] = []
         try:
-            before_docs = self.count("documents")
-            con.register("_docs", docs)
-            con.execute("INSERT INTO documents SELECT * FROM _docs ON CONFLICT (id) DO NOTHING")
-            added_docs = self.count("documents") - before_docs
-            before_dets = self.count("detections")
-            con.register("_dets", dets)
-            # Detections only for documents this classifier has not labelled before (re-runs add nothing).
-            con.execute(
-                """INSERT INTO detections
-                   SELECT d.document_id, d.narrative, d.score, d.stance, d.evidence, ?, ?, ?, ?
-                   FROM _dets d
-                   ON CONFLICT (document_id, narrative) DO NOTHING""",
-                [versions[0], versions[1], now, run_id],
+            # The flow is the only writer (the warehouse lock) and the lookup is inside this transaction: the ids
+            # not found here are new, so plain INSERTs do (ON CONFLICT on a random key cost 180-250 ms a batch at
+            # 8.4M documents); the primary keys still refuse a duplicate, rolling the whole batch back.
+            known = self.existing_ids(ids)
+            keep: list[int] = []
+            for index, doc_id in enumerate(ids):
+                if doc_id not in known:
+                    known.add(doc_id)
+                    keep.append(index)
+            if not keep:
+                con.execute("COMMIT")
+                return StoredBatch(0, 0)
+            docs = pa.table(
+                {
+                    "id": [ids[k] for k in keep],
+                    "source_id": [items[k].source_id for k in keep],
+                    "external_id": [items[k].external_id for k in keep],
+                    "url": [items[k].url for k in keep],
+                    "title": [items[k].title for k in keep],
+                    "text": [items[k].text for k in keep],
+                    "author": [items[k].author for k in keep],
+                    "forwarded_from": [items[k].forwarded_from for k in keep],
+                    "published_at": pa.array([_naive_utc(items[k].published_at) or now for k in keep], pa.timestamp("us")),
+                    "fetched_at": pa.array([now] * len(keep), pa.timestamp("us")),
+                    "content_hash": [hashes[k] for k in keep],
+                    "lang": [languages[k].lang for k in keep],
+                    "script": [languages[k].script for k in keep],
+                    "lang_confidence": [languages[k].confidence for k in keep],
+                    "lang_mix": [json.dumps(languages[k].mix, ensure_ascii=False) for k in keep],
+                    "stance": [classifications[k].stance.value for k in keep],
+                    "classified_with": [classifier_tag] * len(keep),
+                    "run_id": [run_id] * len(keep),
+                }
             )
-            added_dets = self.count("detections") - before_dets
+            det_rows: dict[str, list[Any]] = {k: [] for k in ("document_id", "narrative", "score", "stance", "evidence")}
+            versions = ("", "")
+            for k in keep:
+                cls = classifications[k]
+                versions = (cls.model_version, cls.codebook_version)
+                seen: set[str] = set()
+                for n in cls.narratives:
+                    if n.id in seen:
+                        continue
+                    seen.add(n.id)
+                    det_rows["document_id"].append(ids[k])
+                    det_rows["narrative"].append(n.id)
+                    det_rows["score"].append(n.score)
+                    det_rows["stance"].append(cls.stance.value)
+                    det_rows["evidence"].append(n.evidence)
+            con.register("_docs", docs)
+            registered.append("_docs")
+            con.execute("INSERT INTO documents SELECT * FROM _docs")
+            if det_rows["document_id"]:
+                dets = pa.table({**det_rows, "evidence": pa.array(det_rows["evidence"], pa.list_(pa.string()))})
+                con.register("_dets", dets)
+                registered.append("_dets")
+                con.execute(
+                    """INSERT INTO detections
+                       SELECT d.document_id, d.narrative, d.score, d.stance, d.evidence, ?, ?, ?, ?
+                       FROM _dets d""",
+                    [versions[0], versions[1], now, run_id],
+                )
+            con.execute("INSERT INTO trends_dirty SELECT DISTINCT CAST(published_at AS DATE), source_id FROM _docs")
             crash_point("commit")
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
             raise
         finally:
-            con.unregister("_docs")
-            con.unregister("_dets")
-        return StoredBatch(added_docs, added_dets)
+            for name in registered:
+                con.unregister(name)
+        return StoredBatch(len(keep), len(det_rows["document_id"]))
 
     def replace_classifications(
         self, document_ids: Sequence[str], classifications: Sequence[Classification], run_id: str, classifier_tag: str
@@ -352,6 +413,11 @@ class Warehouse:
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute("DELETE FROM detections WHERE document_id IN (SELECT unnest(?))", [list(document_ids)])
+            con.execute(
+                """INSERT INTO trends_dirty SELECT DISTINCT CAST(published_at AS DATE), source_id FROM documents
+                   WHERE id IN (SELECT unnest(?))""",
+                [list(document_ids)],
+            )
             added = 0
             for doc_id, cls in zip(document_ids, classifications, strict=True):
                 con.execute(
