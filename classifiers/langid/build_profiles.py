@@ -7,8 +7,8 @@ travel, health) that the project's authors wrote for this purpose, the same topi
 profiles differ by language and not by subject. None of it comes from the evaluation data.
 
 Uzbek Cyrillic is derived from the Uzbek Latin corpus and Latin-script Uyghur (ULY) from the Arabic-script
-Uyghur corpus with the rule-based transliterations in `transliterate.py`, so each language's two scripts carry
-the same text.
+Uyghur corpus with the project's transliterations (`classifiers/transliteration/`, the same that generate the
+codebook's second-script files), so each language's two scripts carry the same text.
 
 Each line is normalised with `normalize_for_detection` (the detector's own normalisation) and counted with
 langdetect's `LangProfile.update`, so n-grams are extracted exactly as langdetect extracts them at detection
@@ -28,7 +28,7 @@ from pathlib import Path
 from langdetect.utils.lang_profile import LangProfile
 
 from classifiers.langid.normalize import normalize_for_detection
-from classifiers.langid.transliterate import uyghur_arabic_to_latin, uzbek_latin_to_cyrillic
+from classifiers.transliteration import uyghur_arabic_to_latin, uzbek_latin_to_cyrillic
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
 CORPUS_DIR = PROFILE_DIR / "corpus"

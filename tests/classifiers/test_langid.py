@@ -23,7 +23,7 @@ from classifiers.langid import DETECTORS, detect, detect_document, evaluate, nor
 from classifiers.langid import backends, build_profiles
 from classifiers.langid.evaluate import LanguageEvalError, read_items
 from classifiers.langid.evidence import count_scripts
-from classifiers.langid.transliterate import uyghur_arabic_to_latin, uzbek_latin_to_cyrillic
+from classifiers.transliteration import uyghur_arabic_to_latin, uzbek_latin_to_cyrillic
 from schemas.language import TARGET_LANGUAGES, UNDETERMINED, LanguageResult
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "langid"
@@ -95,11 +95,6 @@ def test_uzbek_latin_sentences_transliterated_to_cyrillic_stay_uzbek(record: dic
 def test_uyghur_arabic_sentences_transliterated_to_latin_stay_uyghur(record: dict[str, str]) -> None:
     result = detect(uyghur_arabic_to_latin(record["text"]))
     assert (result.lang, result.script) == ("ug", "Latn")
-
-
-def test_transliterations() -> None:
-    assert uzbek_latin_to_cyrillic("O'zbekiston va eski shahar, ma'no") == "Ўзбекистон ва эски шаҳар, маъно"
-    assert uyghur_arabic_to_latin("ئۇيغۇر تىلى ۋە جەمئىيەت، ۋىجدانغا") == "uyghur tili we jem'iyet, wijdan'gha"
 
 
 # -- the confusables, one by one ---------------------------------------------------------------------------------
