@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import os
 import re
 import shutil
+import signal
 import subprocess
 from datetime import timedelta
 from pathlib import Path
@@ -101,11 +103,62 @@ def test_publish_keeps_the_digest_and_is_idempotent(digest_db: Path, tmp_path: P
     assert sorted(p.name for p in (tmp_path / "d").iterdir()) == sorted(p.name for p in first.files.values())
 
 
-def _chromium(*args: str, profile: Path) -> subprocess.CompletedProcess[str]:
-    command = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
-               "--enable-logging=stderr", "--v=0", f"--user-data-dir={profile}", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=90, check=False)  # noqa: S603
+CHROMIUM_FLAGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
+    # Nothing leaves 127.0.0.1: every request, loopback included, goes to a proxy on the discard port, where nothing
+    # listens, and no host name but the proxy's address resolves. The page under test is a file and needs no network.
+    "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    # The browser's own background requests (updates, sync, metrics, network time, safe browsing, translation).
+    # Chromium 156 still tries an on-demand component update and accounts.google.com despite these: the
+    # proxy above is what keeps those on the machine.
+    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--no-default-browser-check", "--disable-default-apps", "--disable-extensions", "--disable-domain-reliability",
+    "--disable-client-side-phishing-detection", "--metrics-recording-only", "--no-pings",
+    "--disable-features=Translate,OptimizationHints,OptimizationGuideModelDownloading,MediaRouter,"
+    "DialMediaRouteProvider,AutofillServerCommunication,CertificateTransparencyComponentUpdater,"
+    "NetworkTimeServiceQuerying",
+)  # fmt: skip
+
+
+def _chromium(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    """Run headless Chromium to the end, its profile, settings and cache under `home`; stop every process it started."""
+    env = {**os.environ, "XDG_CONFIG_HOME": str(home / "config"), "XDG_CACHE_HOME": str(home / "cache")}
+    command = [str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={home / 'profile'}", *args]
+    # In a session of its own, so that its pid is also the id of the group its helpers (zygote, renderers, utility
+    # processes) belong to.
+    browser = subprocess.Popen(  # noqa: S603
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, env=env
+    )
+    try:
+        stdout, stderr = browser.communicate(timeout=90)
+    finally:
+        # Its crash handlers start sessions of their own: they are known by their crash database, under `home`.
+        crash_handlers = _pids_with_argument(f"--database={home / 'config'}")
+        try:
+            os.killpg(browser.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # the browser and every helper have exited
+        browser.wait()
+        for pid in crash_handlers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    return subprocess.CompletedProcess(command, browser.returncode, stdout, stderr)
+
+
+def _pids_with_argument(prefix: str) -> list[int]:
+    """Processes with a command-line argument that starts with `prefix`."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            arguments = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # not a process, or gone
+            continue
+        if entry.name.isdigit() and any(a.startswith(prefix.encode()) for a in arguments):
+            pids.append(int(entry.name))
+    return pids
 
 
 @pytest.mark.slow
@@ -115,7 +168,7 @@ def test_html_digest_in_headless_chromium(digest_db: Path, tmp_path: Path) -> No
         digest = build_digest(wh.con, TODAY - timedelta(days=6), now=NOW, settings=QUIET)
     page = write_digest(digest, tmp_path / "out").html
 
-    dumped = _chromium("--dump-dom", page.as_uri(), profile=tmp_path / "profile-dom")
+    dumped = _chromium("--dump-dom", page.as_uri(), home=tmp_path / "chromium-dom")
     assert dumped.returncode == 0, dumped.stderr[-2000:]
     dom = dumped.stdout
     # The planted script did not run: the title is ours, no script element exists, the post is inert text.
@@ -134,9 +187,9 @@ def test_html_digest_in_headless_chromium(digest_db: Path, tmp_path: Path) -> No
 
     shot = tmp_path / "digest.png"
     taken = _chromium("--hide-scrollbars", "--window-size=1200,1600", f"--screenshot={shot}", page.as_uri(),
-                      profile=tmp_path / "profile-shot")
+                      home=tmp_path / "chromium-shot")
     assert taken.returncode == 0, taken.stderr[-2000:]
     header = shot.read_bytes()[:24]
     assert header.startswith(b"\x89PNG") and int.from_bytes(header[16:20], "big") == 1200
-    shutil.rmtree(tmp_path / "profile-dom", ignore_errors=True)
-    shutil.rmtree(tmp_path / "profile-shot", ignore_errors=True)
+    shutil.rmtree(tmp_path / "chromium-dom", ignore_errors=True)
+    shutil.rmtree(tmp_path / "chromium-shot", ignore_errors=True)
