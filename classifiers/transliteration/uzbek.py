@@ -77,6 +77,10 @@ def _ts_is_tse(word: str, index: int) -> bool:
     return len(after) == 2 and after[0] == "i" and (after[1] in "aeouy")
 
 
+def _is_latin(ch: str) -> bool:
+    return ch.isascii() and ch.isalpha()
+
+
 def _word_to_cyrl(word: str, previous: str = "") -> str:
     """Transliterate one word; `previous` is the Cyrillic letter before it when a loan stem was cut off."""
     out: list[str] = []
@@ -93,6 +97,11 @@ def _word_to_cyrl(word: str, previous: str = "") -> str:
             i += 2
             continue
         if ch in APOSTROPHES:
+            latin_before = _is_latin(word[i - 1 : i]) if i else bool(previous)  # `previous`: a Latin loan stem
+            if not (latin_before or _is_latin(word[i + 1 : i + 2])):
+                out.append(ch)  # between Cyrillic letters (this function's own output): not the tutuq belgisi
+                i += 1
+                continue
             # Inside a word: the tutuq belgisi. In sʼh it only separates s from h, so it is not written.
             if last.lower() == "с" and word[i + 1 : i + 2].lower() == "h":
                 i += 1
