@@ -17,6 +17,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.output import err_console
+
 
 class EvalFormat(StrEnum):
     """--format choices of `pmon eval language`."""
@@ -174,7 +176,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
 
         A bad line is reported on standard error with its number and skipped; the exit code is then 1.
         """
-        errors = Console(stderr=True)
+        errors = err_console
         if file is not None and str(file) != "-" and not file.is_file():
             errors.print(f"error: {file}: no such file", highlight=False, markup=False)
             raise typer.Exit(2)
@@ -205,7 +207,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         try:
             reports = [evaluate(file, name) for name in names]
         except LanguageEvalError as exc:
-            Console(stderr=True).print(f"error: {exc}", highlight=False, markup=False)
+            err_console.print(f"error: {exc}", highlight=False, markup=False)
             raise typer.Exit(1) from exc
         if fmt is EvalFormat.json:
             payload: Any = reports[0] if len(reports) == 1 else {

@@ -138,7 +138,9 @@ def _requests_of_page(url: str, proxy_port: int, profile: Path) -> list[str]:
                 ws.send(json.dumps({"id": number, "method": method}))
             ws.send(json.dumps({"id": 9, "method": "Page.navigate", "params": {"url": url}}))
             loaded_at = None
-            deadline = time.monotonic() + 60
+            seen: list[str] = []
+            # Generous: the page inlines its charts' JavaScript, and a loaded CI machine can be slow to run it.
+            deadline = time.monotonic() + 180
             while time.monotonic() < deadline:
                 # After the load event, keep listening a little: lazy images, refreshes and CSS imports come late.
                 if loaded_at is not None and time.monotonic() - loaded_at > 2.0:
@@ -147,13 +149,14 @@ def _requests_of_page(url: str, proxy_port: int, profile: Path) -> list[str]:
                     event = json.loads(ws.recv(timeout=0.5))
                 except TimeoutError:
                     continue
+                seen.append(str(event.get("method") or f"reply {event.get('id')}"))
                 if event.get("method") == "Network.requestWillBeSent":
                     requested.append(event["params"]["request"]["url"])
                 elif event.get("method") == "Network.webSocketCreated":
                     requested.append(event["params"]["url"])
-                elif event.get("method") == "Page.loadEventFired":
+                elif event.get("method") in ("Page.loadEventFired", "Page.frameStoppedLoading") and loaded_at is None:
                     loaded_at = time.monotonic()
-            assert loaded_at is not None, "the digest page never finished loading"
+            assert loaded_at is not None, f"the digest page never finished loading; DevTools said: {seen[-20:]}"
         return requested
     finally:
         process.terminate()
