@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import sys
 from collections.abc import Iterator
@@ -11,6 +12,14 @@ from typing import Annotated, Any
 import typer
 
 from cli.output import OutputFormat, console, emit, err_console
+
+
+class GoldSplit(str, enum.Enum):
+    """Which half of a gold set to score."""
+
+    all = "all"
+    dev = "dev"
+    test = "test"
 
 DEFAULT_DB = Path("data/pmon.duckdb")
 CodebookOption = Annotated[Path | None, typer.Option("--codebook", help="codebook folder (default: codebooks/iskp)")]
@@ -68,15 +77,19 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             sys.stdout.flush()
             pending.clear()
 
+        skipped = 0
         for number, record, problem in _read_jsonl(file):
             if record is None:
-                err_console.print(f"line {number}: {problem}; skipped")
+                err_console.print(f"line {number}: {problem}; skipped", highlight=False, markup=False)
+                skipped += 1
                 continue
             pending.append(record)
             if len(pending) >= batch_size:
                 flush()
         if pending:
             flush()
+        if skipped:  # every good line was classified; the status says that some were not
+            raise typer.Exit(1)
 
     @eval_app.command("narratives")
     def eval_narratives(
@@ -84,13 +97,16 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         codebook: CodebookOption = None,
         heads: HeadsOption = None,
         fmt: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
+        split: Annotated[GoldSplit, typer.Option(
+            help="dev: even-numbered gold ids (used to choose the model's settings); test: odd ids (kept apart)")
+        ] = GoldSplit.all,
     ) -> None:
         """Per-label and per-language precision/recall/F1, macro-F1, stance accuracy, false alarms."""
         from classifiers.narratives import load_classifier
-        from classifiers.narratives.evaluate import evaluate, read_gold
+        from classifiers.narratives.evaluate import evaluate, read_gold, split_gold
 
         try:
-            rows = read_gold(gold)
+            rows = split_gold(read_gold(gold), split.value)
         except (OSError, ValueError) as exc:
             err_console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(1) from exc
@@ -103,7 +119,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         emit([{"narrative": k, **v} for k, v in report["per_label"].items()], OutputFormat.table, title="per narrative")
         emit([{"lang": k, **v} for k, v in report["per_language"].items()], OutputFormat.table, title="per language")
         console.print(
-            f"items {report['items']}  macro-F1 [bold]{report['macro_f1']:.3f}[/bold]  stance accuracy "
+            f"{split.value}: items {report['items']}  macro-F1 [bold]{report['macro_f1']:.3f}[/bold]  stance accuracy "
             f"[bold]{report['stance_accuracy']}[/bold] (end to end {report['stance_accuracy_end_to_end']})  false alarms {report['false_alarm_rate']}\n"
             f"model {report['model_version']}  codebook {report['codebook_version']}"
         )

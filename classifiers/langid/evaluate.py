@@ -15,13 +15,13 @@ sentences and snippets apart, and for both together:
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from schemas.jsonl import JsonlError, read_objects
 from schemas.language import TARGET_LANGUAGES, UNDETERMINED
 
 #: Texts shorter than this are snippets when a line has no `kind`.
@@ -58,21 +58,16 @@ def read_items(path: str | Path) -> list[EvalItem]:
             line).
     """
     path = Path(path)
-    if not path.is_file():
-        raise LanguageEvalError(f"{path}: no such file")
     items = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError as exc:
-            raise LanguageEvalError(f"{path}:{number}: invalid JSON ({exc})") from exc
-        if not isinstance(record, dict) or not isinstance(record.get("text"), str) or not record.get("lang"):
-            raise LanguageEvalError(f"{path}:{number}: expected an object with string 'text' and 'lang'")
-        text = record["text"]
-        kind = record.get("kind") or ("snippet" if len(text) < SNIPPET_MAX_CHARS else "sentence")
-        items.append(EvalItem(str(record.get("id", number)), text, str(record["lang"]), record.get("script"), kind))
+    try:
+        for number, record in read_objects(path):
+            if not isinstance(record.get("text"), str) or not record.get("lang"):
+                raise LanguageEvalError(f"{path}:{number}: expected an object with string 'text' and 'lang'")
+            text = record["text"]
+            kind = record.get("kind") or ("snippet" if len(text) < SNIPPET_MAX_CHARS else "sentence")
+            items.append(EvalItem(str(record.get("id", number)), text, str(record["lang"]), record.get("script"), kind))
+    except JsonlError as exc:
+        raise LanguageEvalError(str(exc)) from exc
     if not items:
         raise LanguageEvalError(f"{path}: no items")
     return items

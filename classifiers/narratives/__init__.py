@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 #: Bump when the layout of saved heads changes, so caches written by older code are not read.
-HEADS_FORMAT = 2
+HEADS_FORMAT = 3
 _LOCK = threading.Lock()
 _LOADED: dict[tuple[str, str], NarrativeClassifier] = {}
 

@@ -46,8 +46,9 @@ def test_heads_round_trip_through_npz(tmp_path: Path) -> None:
     loaded = Heads.load(path)
     assert loaded.digest == heads.digest and loaded.meta == {"codebook": "test@1"}
     xc = loaded.char.transform(data.texts)
-    proba = loaded.narrative_proba(x, xc)
-    assert np.allclose(proba, heads.narrative_proba(x, heads.char.transform(data.texts)))
+    proba, stance = loaded.scores(x, xc)
+    assert np.allclose(proba, heads.scores(x, heads.char.transform(data.texts))[0])
+    assert np.allclose(stance.sum(axis=1), 1.0) and loaded.stances == ["promote", "none"]
     # The label with exemplars separates its texts; the one without never fires.
     assert (proba[::2, 0] >= loaded.thresholds[0]).mean() > 0.9
     assert (proba[1::2, 0] >= loaded.thresholds[0]).mean() < 0.1
