@@ -2,7 +2,7 @@
 
 Builds (or reuses) a DuckDB warehouse with the project's own migrations, fills it in SQL with synthetic
 documents and detections (skewed over sources, narratives and days, like real monitoring), rebuilds the trend
-aggregates with `refresh_trends`, then times the queries the CLI, digests and alerts use, each several times.
+aggregates with `refresh_trends(full=True)`, then times the queries the CLI, digests and alerts use, each several times.
 Prints a table, then one JSON line last::
 
     .venv/bin/python benchmarks/trends.py                                   # 10M detections (builds in minutes)
@@ -10,11 +10,14 @@ Prints a table, then one JSON line last::
     .venv/bin/python benchmarks/trends.py --db /tmp/trends.duckdb --keep    # keep the warehouse...
     .venv/bin/python benchmarks/trends.py --db /tmp/trends.duckdb --reuse   # ...and query it again
 
-Query latencies are from Python, rows fetched and turned into dicts as the CLI gets them: the first (cold)
-call is reported apart from the median and worst of the repeats. Besides the read side, the JSON line carries
-the per-run writer costs that grow with the warehouse rather than with the new documents: `refresh_trends`
-(rebuilt in full at the end of every run, a no-op run included), `unclassified` (read at the start of every
-run), `save_fetch_state` (once per source with new items), `existing_ids` and `store_batch` of one batch.
+Query latencies are from Python, as callers get the results (`query_trends` returns Arrow-backed rows that
+become dicts when read; the two biggest shapes are timed a second time with every row turned into a dict,
+what `pmon trends --format json` pays on top): the first (cold) call is reported apart from the median and
+worst of the repeats. Besides the read side, the JSON line carries the per-run writer costs at this warehouse
+size: `refresh_trends` (a full rebuild, a run that wrote nothing, a run that stored one batch over three days
+and three sources), `unclassified` (read at the start of every run), `save_fetch_state` (once per source with
+new items; with the newest date given, as the flow does, and looked up), `existing_ids` and `store_batch` of
+one batch.
 """
 
 from __future__ import annotations
@@ -170,6 +173,13 @@ def read_queries(con: Any, today: date) -> dict[str, Callable[[], Any]]:
     for by in (("narrative", "lang"), ("narrative", "lang", "source")):
         query = TrendQuery(by=by, period="week")
         queries[f"query_trends by={','.join(by)} period=week all-time"] = lambda q=query: query_trends(con, q)
+    # What a caller that turns every row into a Python dict pays on top (`pmon trends --format json`, for one).
+    big_day = TrendQuery(by=("narrative", "lang", "source"), period="day", since=since, until=today)
+    big_all = TrendQuery(by=("narrative", "lang", "source"), period="week")
+    queries["query_trends by=narrative,lang,source period=day since=90d, all rows as dicts"] = (
+        lambda: list(query_trends(con, big_day)))
+    queries["query_trends by=narrative,lang,source period=week all-time, all rows as dicts"] = (
+        lambda: list(query_trends(con, big_all)))
     queries["query_trends by=lang,source period=week since=90d"] = lambda: query_trends(
         con, TrendQuery(by=("lang", "source"), period="week", since=since, until=today))
     for by in (("narrative", "lang"), ("narrative", "source"), ("narrative", "lang", "source")):
@@ -199,30 +209,51 @@ def writer_costs(con: Any, warehouse: Any, repeat: int) -> dict[str, dict[str, A
     from warehouse import refresh_trends
 
     costs: dict[str, dict[str, Any]] = {}
-    costs["refresh_trends"] = timed(lambda: refresh_trends(con), max(1, repeat // 3))
+    costs["refresh_trends full rebuild"] = timed(lambda: refresh_trends(con, full=True), max(1, repeat // 3))
+    costs["refresh_trends, nothing written (no-op run)"] = timed(lambda: refresh_trends(con), repeat)
     costs["unclassified (start of every run)"] = timed(lambda: warehouse.unclassified("bench"), repeat)
     ids = [row[0] for row in con.execute("SELECT id FROM documents USING SAMPLE 128 ROWS").fetchall()]
     costs["existing_ids (128 ids)"] = timed(lambda: warehouse.existing_ids(ids), repeat)
-    costs["save_fetch_state (one source)"] = timed(
+    costs["save_fetch_state (one source, newest date given: what the flow does)"] = timed(
+        lambda: warehouse.save_fetch_state("bench-src-0001", '"etag"', None, datetime.now(UTC).replace(tzinfo=None)),
+        repeat)
+    costs["save_fetch_state (one source, newest date looked up)"] = timed(
         lambda: warehouse.save_fetch_state("bench-src-0001", '"etag"', None), repeat)
     counter = iter(range(10**9))
+    now = datetime.now(UTC).replace(tzinfo=None)
 
-    def store_one_batch() -> Any:
+    def one_batch() -> tuple[list[Any], list[Any], list[Any]]:
         n = next(counter)
-        items = [RawItem(source_id="bench-src-0002", external_id=f"new-{n}-{i}", title=None,
-                         text=f"New synthetic document {n}-{i} for the store benchmark.") for i in range(128)]
+        items = [RawItem(source_id=f"bench-src-{2 + i % 3:04d}", external_id=f"new-{n}-{i}", title=None,
+                         text=f"New synthetic document {n}-{i} for the store benchmark.",
+                         published_at=now - timedelta(days=i % 3))  # a run's batch: three days, three sources
+                 for i in range(128)]
         languages = [LanguageResult(lang="en", script="Latn", confidence=0.99) for _ in items]
         classifications = [
             Classification(narratives=[NarrativeScore(id="anti_western", score=0.9, evidence=["e"])] if i % 2 else [],
                            model_version="bench-model", codebook_version="iskp@bench")
             for i in range(len(items))
         ]
-        return warehouse.store_batch(items, languages, classifications, "bench-run", "bench")
+        return items, languages, classifications
+
+    def store_one_batch() -> Any:
+        return warehouse.store_batch(*one_batch(), "bench-run", "bench")
 
     try:
         costs["store_batch (128 new documents)"] = timed(store_one_batch, repeat)
     except Exception as exc:  # noqa: BLE001 - the store API is still moving; report rather than stop
         costs["store_batch (128 new documents)"] = {"error": f"{type(exc).__name__}: {exc}"}
+    refresh_trends(con)  # what those batches marked
+
+    incremental: list[float] = []
+    for _ in range(repeat + 1):  # a run that stored one batch, then its refresh: only the refresh is timed
+        store_one_batch()
+        started = time.perf_counter()
+        refresh_trends(con)
+        incremental.append((time.perf_counter() - started) * 1000)
+    costs["refresh_trends after a run's batch (9 day x source keys)"] = {
+        "first_ms": round(incremental[0], 1), "median_ms": round(statistics.median(incremental[1:]), 1),
+        "max_ms": round(max(incremental[1:]), 1), "rows": None}
     return costs
 
 
@@ -269,7 +300,7 @@ def main() -> None:
                                          load_codebook().leaf_ids)
                 from warehouse import refresh_trends
 
-                refresh_trends(con)
+                refresh_trends(con, full=True)
                 figures["build"]["total_s"] = round(time.perf_counter() - started, 1)
                 print(f"built {figures['build']} in {figures['build']['total_s']} s", file=sys.stderr)
             figures["rows"] = {

@@ -5,8 +5,9 @@ Fetching and per-batch language/narrative work are Prefect tasks, so they run on
 is given (threads by default, a Dask cluster for scale-out); the warehouse is written only from the flow itself,
 one transaction per batch, which keeps a single writer and makes a killed run safe to re-run.
 
-The run streams: sources are fetched a few at a time, each source is deduped as soon as its fetch completes,
-and its new documents join the analysis batches at once, so fetching and parsing overlap the encoder and no
+The run streams: sources are fetched a few ahead, each source is deduped as soon as its fetch is taken (in
+the sources' order, so the same input makes the same batches), and its new documents join the analysis
+batches at once, so fetching and parsing overlap the encoder and no
 list holds every item of the run (only the batches being analysed and a small record per source).
 """
 
@@ -26,7 +27,6 @@ from flows import settings as _settings  # noqa: F401 - before prefect
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
-from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from ingestion import IngestLimits, SafeFetcher, SourceBatch, read_source
@@ -250,17 +250,20 @@ def monitor(
         pipeline = _Pipeline(warehouse, summary, run_id, tag, batch_size, bar)
         fetcher = SafeFetcher(limits)  # one per run: its clients and TLS context serve every source
         try:
+            states = warehouse.fetch_states([s.id for s in sources])  # one query, not one per source
             queue = deque(sources)
-            fetching: dict[Any, SourceConfig] = {}
+            fetching: deque[tuple[SourceConfig, Any]] = deque()
             while queue or fetching:
                 ahead = FETCH_AHEAD_ANALYSING if pipeline.in_flight else FETCH_AHEAD_IDLE
                 while queue and len(fetching) < ahead:
                     source = queue.popleft()
-                    fetching[fetch_source.submit(source, *warehouse.fetch_state(source.id), limits, fetcher)] = source
+                    etag, last_modified = states.get(source.id, (None, None))
+                    fetching.append((source, fetch_source.submit(source, etag, last_modified, limits, fetcher)))
+                # Taken in the sources' order (the next ones are fetched meanwhile), so that the documents form the
+                # same analysis batches on every run of the same input.
+                source, future = fetching.popleft()
                 with _Timer(summary, "fetch"):
-                    future = next(as_completed(list(fetching)))
-                source = fetching.pop(future)
-                batch = _fetched(source, future)
+                    batch = _fetched(source, future)
                 del future  # the batch is dropped once deduped: nothing keeps a source's items for the run
                 crash_point("fetched")
                 with _Timer(summary, "dedupe"):
@@ -274,8 +277,6 @@ def monitor(
         finally:
             fetcher.close()
             bar.stop()
-        order = {s.id: n for n, s in enumerate(sources)}
-        summary.sources.sort(key=lambda stats: order.get(stats.source_id, len(order)))
 
         for record in pipeline.records:
             if record.complete and not record.not_modified and record.source_id not in pipeline.unfinished:

@@ -238,6 +238,15 @@ class Warehouse:
         rows = self.con.execute("SELECT etag, last_modified FROM sources WHERE id = ?", [source_id]).fetchall()
         return (rows[0][0], rows[0][1]) if rows else (None, None)
 
+    def fetch_states(self, source_ids: Sequence[str]) -> dict[str, tuple[str | None, str | None]]:
+        """(ETag, Last-Modified) of many sources in one query; sources never fetched completely are left out."""
+        if not source_ids:
+            return {}
+        rows = self.con.execute(
+            "SELECT id, etag, last_modified FROM sources WHERE id IN (SELECT unnest(?))", [list(source_ids)]
+        ).fetchall()
+        return {row[0]: (row[1], row[2]) for row in rows}
+
     def save_fetch_state(
         self, source_id: str, etag: str | None, last_modified: str | None,
         newest_published_at: datetime | None | object = _SCAN,
