@@ -155,17 +155,18 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         ctx: typer.Context,
         db: Annotated[Path, typer.Option("--db")] = DEFAULT_DB,
         limit: int = 20,
-        margin: Annotated[float, typer.Option(help="scores within this of 0.5 count as low-confidence")] = 0.25,
+        margin: Annotated[float, typer.Option(help="scores within this above the threshold count as low-confidence")] = 0.25,
         fmt: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
     ) -> None:
         """List low-confidence detections not yet reviewed (confirm or reject them with the sub-commands)."""
         if ctx.invoked_subcommand:
             return
+        from classifiers.narratives.model import THRESHOLD
         from warehouse import Warehouse
         from warehouse.labels import low_confidence
 
         with Warehouse.open(db, read_only=True) as wh:
-            rows = low_confidence(wh.con, limit=limit, margin=margin)
+            rows = low_confidence(wh.con, limit=limit, margin=margin, threshold=THRESHOLD)
         emit(rows, fmt, title="to review: pmon review confirm|reject DOCUMENT_ID NARRATIVE",
              columns=["document_id", "narrative", "score", "stance", "lang", "evidence"])
 

@@ -12,16 +12,19 @@ from warehouse.store import utcnow
 VERDICTS = ("confirm", "reject")
 
 
-def low_confidence(con: duckdb.DuckDBPyConnection, limit: int = 20, margin: float = 0.25) -> list[dict[str, Any]]:
-    """Detections whose score is within `margin` of 0.5 and that no analyst has judged yet, closest first."""
+def low_confidence(
+    con: duckdb.DuckDBPyConnection, limit: int = 20, margin: float = 0.25, threshold: float = 0.35,
+) -> list[dict[str, Any]]:
+    """Detections whose score is within `margin` above the classifier's `threshold` (the ones it was least sure
+    of) and that no analyst has judged yet, closest first."""
     cur = con.execute(
         """SELECT det.document_id, det.narrative, round(det.score, 3) AS score, det.stance, d.lang,
                   array_to_string(det.evidence, ' | ') AS evidence
            FROM detections det JOIN documents d ON d.id = det.document_id
            LEFT JOIN analyst_labels l ON l.document_id = det.document_id AND l.narrative = det.narrative
-           WHERE l.document_id IS NULL AND abs(det.score - 0.5) <= ?
-           ORDER BY abs(det.score - 0.5), det.document_id LIMIT ?""",
-        [margin, limit],
+           WHERE l.document_id IS NULL AND det.score - ? <= ?
+           ORDER BY det.score, det.document_id LIMIT ?""",
+        [threshold, margin, limit],
     )
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

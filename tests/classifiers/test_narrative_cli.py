@@ -112,6 +112,8 @@ def test_review_then_train_uses_the_analysts_verdicts(demo_warehouse: Path, tmp_
     assert listed.exit_code == 0, listed.output
     candidates = json.loads(listed.stdout)
     assert candidates and {"document_id", "narrative", "score", "evidence"} <= set(candidates[0])
+    scores = [c["score"] for c in candidates]
+    assert scores == sorted(scores) and all(0.35 <= score <= 0.85 for score in scores)  # least sure first
     first, second = candidates[0], candidates[-1]
     confirmed = CliRunner().invoke(app, ["review", "confirm", first["document_id"], first["narrative"], "--db", str(db),
                                          "--stance", "promote", "--analyst", "test"])
