@@ -408,7 +408,8 @@ class _Pipeline:
             )
             return
         stored = warehouse.store_batch([d.item for d in chunk], languages, classifications, self.run_id, self.tag,
-                                       ids=[d.id for d in chunk], hashes=[d.hash for d in chunk])
+                                       ids=[d.id for d in chunk], hashes=[d.hash for d in chunk],
+                                       known_new=True)  # looked up in dedupe, under this run's writer lock
         crash_point("stored")
         summary.documents_new += stored.documents
         summary.detections_new += stored.detections

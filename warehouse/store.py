@@ -31,6 +31,7 @@ from schemas.documents import QuarantinedItem, RawItem, identity
 from schemas.language import LanguageResult
 from schemas.sources import SourceConfig
 from warehouse.lock import WarehouseBusy, WriterLock
+from warehouse.trends import record_new_documents
 
 DEFAULT_DB = Path("data") / "pmon.duckdb"
 #: Test hook for crash safety, read only by `crash_point`: "<stage>:<n>" kills the process the n-th time.
@@ -311,16 +312,20 @@ class Warehouse:
         classifier_tag: str,
         ids: Sequence[str] | None = None,
         hashes: Sequence[str] | None = None,
+        known_new: bool = False,
     ) -> StoredBatch:
         """Store documents with their language and narrative detections, all in one transaction.
 
         Documents already stored are left as they are (the first sighting wins), and so are their detections;
-        an id twice in the batch is stored once. Returns what was actually added. The (day, source) keys of the
-        new documents are marked for `refresh_trends` in the same transaction.
+        an id twice in the batch is stored once. Returns what was actually added. What the new documents add to
+        the trend aggregates is recorded for `refresh_trends` in the same transaction.
 
         Args:
             ids: the items' document ids, when the caller has them already (`schemas.documents.identity`).
             hashes: the items' content hashes, likewise.
+            known_new: the caller has looked these ids up in this warehouse while holding the writer lock (the
+                monitor flow's dedupe) and they are distinct: the lookup is not repeated. The primary key still
+                refuses a stored id, and the whole batch is then rolled back.
         """
         if not (len(items) == len(languages) == len(classifications)):
             raise ValueError(
@@ -343,7 +348,7 @@ class Warehouse:
             # The flow is the only writer (the warehouse lock) and the lookup is inside this transaction: the ids
             # not found here are new, so plain INSERTs do (ON CONFLICT on a random key cost 180-250 ms a batch at
             # 8.4M documents); the primary keys still refuse a duplicate, rolling the whole batch back.
-            known = self.existing_ids(ids)
+            known = set() if known_new else self.existing_ids(ids)
             keep: list[int] = []
             for index, doc_id in enumerate(ids):
                 if doc_id not in known:
@@ -402,7 +407,7 @@ class Warehouse:
                        FROM _dets d""",
                     [versions[0], versions[1], now, run_id],
                 )
-            con.execute("INSERT INTO trends_dirty SELECT DISTINCT CAST(published_at AS DATE), source_id FROM _docs")
+            record_new_documents(con, "_docs", "_dets" if "_dets" in registered else "(SELECT * FROM detections LIMIT 0)")
             crash_point("commit")
             con.execute("COMMIT")
         except Exception:

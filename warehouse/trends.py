@@ -1,7 +1,7 @@
 """Trend aggregates and the queries the CLI, digests and alerts share.
 
-`refresh_trends` keeps two small daily tables up to date from documents and detections (recomputing only the
-days and sources that writes marked); every trend query reads only those, so query time depends on days ×
+`refresh_trends` keeps two small daily tables up to date from documents and detections (adding what new
+documents contribute, recomputing only the days and sources of relabelled ones); every trend query reads only those, so query time depends on days ×
 narratives × languages × sources, not on the number of detections.
 """
 
@@ -39,95 +39,149 @@ def parse_since(text: str, now: datetime | None = None) -> date:
 
 
 #: Documents per day × language × source, over the documents `{docs}` names (a table or a subquery).
-_DOC_DAILY = """INSERT INTO doc_daily
+_DOC_DAILY = """INSERT INTO {target}
     SELECT CAST(published_at AS DATE), coalesce(lang, 'und'), source_id, count(*)
     FROM {docs} GROUP BY ALL"""
-#: Narrative documents per day × narrative × language × source. Parents are derived: 'taliban_deviation.iran_ties'
-#: counts for 'taliban_deviation' too (once per document).
-_NARRATIVE_DAILY = """INSERT INTO narrative_daily
+#: Narrative documents per day × narrative × language × source, over the documents `{docs}` and the detections
+#: `{dets}` name. Parents are derived: 'taliban_deviation.iran_ties' counts for 'taliban_deviation' too (once per
+#: document).
+_NARRATIVE_DAILY = """INSERT INTO {target}
     WITH d AS (SELECT * FROM {docs}),
     labelled AS (
-        SELECT det.document_id, det.narrative, det.stance FROM detections det {det_filter}
+        SELECT det.document_id, det.narrative, det.stance FROM {dets} det {det_filter}
         UNION
-        SELECT det.document_id, split_part(det.narrative, '.', 1), det.stance FROM detections det
+        SELECT det.document_id, split_part(det.narrative, '.', 1), det.stance FROM {dets} det
         WHERE det.narrative LIKE '%.%' {det_and}
     )
     SELECT CAST(d.published_at AS DATE), l.narrative, coalesce(d.lang, 'und'), d.source_id,
            count(DISTINCT d.id), count(DISTINCT d.id) FILTER (WHERE l.stance = 'promote')
     FROM labelled l JOIN d ON d.id = l.document_id
     GROUP BY ALL"""
+_KEYS = {"doc_daily": ("day", "lang", "source_id"), "narrative_daily": ("day", "narrative", "lang", "source_id")}
+_SUMS = {"doc_daily": ("documents",), "narrative_daily": ("documents", "promote")}
+
+
+def record_new_documents(con: duckdb.DuckDBPyConnection, docs: str, dets: str) -> None:
+    """Add what newly stored documents contribute to the aggregates to the delta tables (for `refresh_trends`).
+
+    Call inside the transaction that stores them, with `docs` and `dets` naming only the new documents (all
+    columns of `documents`) and their detections (document_id, narrative, stance).
+    """
+    con.execute(_DOC_DAILY.format(target="doc_daily_delta", docs=docs))
+    con.execute(_NARRATIVE_DAILY.format(target="narrative_daily_delta", docs=docs, dets=dets, det_filter="", det_and=""))
 
 
 @dataclass(frozen=True)
 class TrendRefresh:
-    """What `refresh_trends` did: `full` rebuild, or the number of (day, source) `keys` recomputed (0: nothing)."""
+    """What `refresh_trends` did: a `full` rebuild, or `keys` (day, source) recomputed and `delta_rows` summed in."""
 
     full: bool
     keys: int
+    delta_rows: int = 0
 
     @property
     def changed(self) -> bool:
         """True when aggregates may have changed."""
-        return self.full or self.keys > 0
+        return self.full or self.keys > 0 or self.delta_rows > 0
 
 
 def refresh_trends(con: duckdb.DuckDBPyConnection, full: bool = False) -> TrendRefresh:
     """Bring the daily aggregates up to date (documents per day × lang × source; narrative documents incl. parents).
 
-    Incremental: `Warehouse.store_batch` and `replace_classifications` mark the (day, source) keys they touch in
-    `trends_dirty`, in their own transactions; only the aggregate rows of those keys are recomputed here, from the
-    documents of those days and sources, and the keys cleared, in one transaction. Every aggregate row belongs to
-    exactly one (day, source) key, so the result equals a full rebuild. Nothing marked: nothing to do (a few ms).
+    Incremental. New documents only add counts: `Warehouse.store_batch` writes what they add to the delta tables
+    in its own transaction, and they are summed into the aggregates here (no scan of `detections`). Relabelled
+    documents (`replace_classifications`) mark their (day, source) keys in `trends_dirty`, and the aggregate rows
+    of those keys are recomputed from their documents. Both in one transaction; the result equals a full rebuild
+    (every aggregate row belongs to one (day, source) key and counts documents, each once). Nothing pending:
+    nothing to do (a few ms).
 
     Args:
         con: a read-write connection to a migrated warehouse.
         full: rebuild everything from `documents` and `detections` (after writing them other than through
             `Warehouse`, e.g. in SQL). A warehouse whose aggregates were never fully built gets a full rebuild too.
+
+    Returns:
+        What was done: `full`, the `keys` recomputed and the `delta_rows` summed in.
     """
     full = full or not con.execute("SELECT count(*) FROM trends_state").fetchall()[0][0]
+    dirty = deltas = 0
     if not full:
-        dirty = con.execute("SELECT count(*) FROM trends_dirty").fetchall()[0][0]
-        if not dirty:
+        dirty, deltas = con.execute(
+            """SELECT (SELECT count(*) FROM trends_dirty),
+                      (SELECT count(*) FROM doc_daily_delta) + (SELECT count(*) FROM narrative_daily_delta)"""
+        ).fetchall()[0]
+        if not dirty and not deltas:
             return TrendRefresh(full=False, keys=0)
     con.execute("BEGIN TRANSACTION")
+    keys = 0
     try:
         if full:
-            keys = 0
             con.execute("DELETE FROM doc_daily")
             con.execute("DELETE FROM narrative_daily")
-            con.execute(_DOC_DAILY.format(docs="documents"))
-            con.execute(_NARRATIVE_DAILY.format(docs="documents", det_filter="", det_and=""))
+            con.execute(_DOC_DAILY.format(target="doc_daily", docs="documents"))
+            con.execute(_NARRATIVE_DAILY.format(target="narrative_daily", docs="documents", dets="detections",
+                                                det_filter="", det_and=""))
             con.execute("INSERT OR REPLACE INTO trends_state VALUES (1, current_timestamp::TIMESTAMP)")
         else:
-            con.execute("CREATE OR REPLACE TEMP TABLE _trend_keys AS SELECT DISTINCT day, source_id FROM trends_dirty")
-            keys = int(con.execute("SELECT count(*) FROM _trend_keys").fetchall()[0][0])
-            lo, hi = con.execute("SELECT min(day), max(day) FROM _trend_keys").fetchall()[0]
-            # The documents of the touched keys; the published_at range lets DuckDB skip row groups by zone maps.
-            con.execute(
-                """CREATE OR REPLACE TEMP TABLE _trend_docs AS
-                   SELECT d.id, d.published_at, d.lang, d.source_id FROM documents d
-                   SEMI JOIN _trend_keys k ON CAST(d.published_at AS DATE) = k.day AND d.source_id = k.source_id
-                   WHERE d.published_at >= ?::DATE AND d.published_at < ?::DATE + 1""",
-                [lo, hi],
-            )
-            for table in ("doc_daily", "narrative_daily"):
-                con.execute(
-                    f"""DELETE FROM {table} WHERE EXISTS (
-                        SELECT 1 FROM _trend_keys k WHERE k.day = {table}.day AND k.source_id = {table}.source_id)"""  # noqa: S608
-                )
-            con.execute(_DOC_DAILY.format(docs="_trend_docs"))
-            doc_filter = "det.document_id IN (SELECT id FROM _trend_docs)"
-            con.execute(_NARRATIVE_DAILY.format(docs="_trend_docs", det_filter=f"WHERE {doc_filter}",
-                                                det_and=f"AND {doc_filter}"))
+            if deltas:
+                for table in ("doc_daily", "narrative_daily"):
+                    _fold_deltas(con, table)
+            if dirty:
+                keys = _recompute_dirty(con)
+        con.execute("DELETE FROM doc_daily_delta")
+        con.execute("DELETE FROM narrative_daily_delta")
         con.execute("DELETE FROM trends_dirty")
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
     finally:
-        con.execute("DROP TABLE IF EXISTS _trend_keys")
-        con.execute("DROP TABLE IF EXISTS _trend_docs")
-    return TrendRefresh(full=full, keys=keys)
+        for temp in ("_trend_keys", "_trend_docs", "_trend_sums"):
+            con.execute(f"DROP TABLE IF EXISTS {temp}")
+    return TrendRefresh(full=full, keys=keys, delta_rows=int(deltas))
+
+
+def _fold_deltas(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Sum the delta rows into `table`: the rows of the keys they touch are replaced by old + delta."""
+    keys, sums = _KEYS[table], _SUMS[table]
+    match = " AND ".join(f"a.{k} IS NOT DISTINCT FROM d.{k}" for k in keys)
+    key_list = ", ".join(keys)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _trend_sums AS
+            SELECT {key_list}, {", ".join(f"CAST(sum({c}) AS BIGINT) AS {c}" for c in sums)} FROM (
+                SELECT {key_list}, {", ".join(sums)} FROM {table} a
+                WHERE EXISTS (SELECT 1 FROM {table}_delta d WHERE {match})
+                UNION ALL
+                SELECT {key_list}, {", ".join(sums)} FROM {table}_delta
+            ) GROUP BY ALL"""  # noqa: S608 - fixed names
+    )
+    con.execute(f"DELETE FROM {table} a WHERE EXISTS (SELECT 1 FROM {table}_delta d WHERE {match})")  # noqa: S608
+    con.execute(f"INSERT INTO {table} SELECT {key_list}, {', '.join(sums)} FROM _trend_sums")  # noqa: S608
+
+
+def _recompute_dirty(con: duckdb.DuckDBPyConnection) -> int:
+    """Recompute the aggregate rows of the (day, source) keys in `trends_dirty` from their documents."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _trend_keys AS SELECT DISTINCT day, source_id FROM trends_dirty")
+    keys = int(con.execute("SELECT count(*) FROM _trend_keys").fetchall()[0][0])
+    lo, hi = con.execute("SELECT min(day), max(day) FROM _trend_keys").fetchall()[0]
+    # The documents of the touched keys; the published_at range lets DuckDB skip row groups by zone maps.
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _trend_docs AS
+           SELECT d.id, d.published_at, d.lang, d.source_id FROM documents d
+           SEMI JOIN _trend_keys k ON CAST(d.published_at AS DATE) = k.day AND d.source_id = k.source_id
+           WHERE d.published_at >= ?::DATE AND d.published_at < ?::DATE + 1""",
+        [lo, hi],
+    )
+    for table in ("doc_daily", "narrative_daily"):
+        con.execute(
+            f"""DELETE FROM {table} WHERE EXISTS (
+                SELECT 1 FROM _trend_keys k WHERE k.day = {table}.day AND k.source_id = {table}.source_id)"""  # noqa: S608
+        )
+    con.execute(_DOC_DAILY.format(target="doc_daily", docs="_trend_docs"))
+    doc_filter = "det.document_id IN (SELECT id FROM _trend_docs)"
+    con.execute(_NARRATIVE_DAILY.format(target="narrative_daily", docs="_trend_docs", dets="detections",
+                                        det_filter=f"WHERE {doc_filter}", det_and=f"AND {doc_filter}"))
+    return keys
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""Incremental trend refresh: only the (day, source) keys that writes marked are recomputed, and the aggregates
-equal a full rebuild from documents and detections, on a real DuckDB file."""
+"""Incremental trend refresh: what new documents add is summed in, the (day, source) keys of relabelled documents
+are recomputed, and the aggregates equal a full rebuild from documents and detections, on a real DuckDB file."""
 
 from __future__ import annotations
 
@@ -65,8 +65,8 @@ def test_incremental_refresh_equals_a_full_rebuild(tmp_path: Path) -> None:
     # A refresh in another process later (the marks survive closing the file, as after a crash).
     with Warehouse.open(db) as wh:
         incremental = refresh_trends(wh.con)
-        assert not incremental.full and 0 < incremental.keys < 6 * 61
-        assert wh.count("trends_dirty") == 0
+        assert not incremental.full and 0 < incremental.keys < 6 * 61 and incremental.delta_rows > 0
+        assert wh.count("trends_dirty") == wh.count("doc_daily_delta") == wh.count("narrative_daily_delta") == 0
         after_incremental = _aggregates(wh)
         rebuilt = refresh_trends(wh.con, full=True)
         assert rebuilt.full
@@ -75,6 +75,23 @@ def test_incremental_refresh_equals_a_full_rebuild(tmp_path: Path) -> None:
     assert len(after_full[0]) > 100 and len(after_full[1]) > 100
     # Parents are derived once per document, as in the full rebuild.
     assert any(row[1] == "taliban_deviation" for row in after_full[1])
+
+
+def test_runs_that_only_add_documents_equal_a_full_rebuild(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    sources = ["a", "b", "c"]
+    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+        wh.store_batch(*_batch(rng, "run0", 200, range(0, 30), sources), run_id="r0", classifier_tag="t")
+        refresh_trends(wh.con)
+        for run in range(1, 4):  # each run: a few batches into old and new days, then one refresh
+            for batch in range(3):
+                wh.store_batch(*_batch(rng, f"run{run}-{batch}", 40, range(0, 35), [*sources, f"new{run}"]),
+                               run_id=f"r{run}", classifier_tag="t")
+            done = refresh_trends(wh.con)
+            assert (done.full, done.keys) == (False, 0) and done.delta_rows > 0
+        incremental = _aggregates(wh)
+        refresh_trends(wh.con, full=True)
+        assert _aggregates(wh) == incremental
 
 
 def test_refresh_without_new_documents_does_nothing(tmp_path: Path) -> None:
