@@ -221,11 +221,12 @@ def writer_costs(con: Any, warehouse: Any, repeat: int) -> dict[str, dict[str, A
         lambda: warehouse.save_fetch_state("bench-src-0001", '"etag"', None), repeat)
     counter = iter(range(10**9))
     now = datetime.now(UTC).replace(tzinfo=None)
+    token = os.urandom(4).hex()  # new texts on every invocation: with --reuse, earlier runs' batches are stored
 
     def one_batch() -> tuple[list[Any], list[Any], list[Any]]:
         n = next(counter)
         items = [RawItem(source_id=f"bench-src-{2 + i % 3:04d}", external_id=f"new-{n}-{i}", title=None,
-                         text=f"New synthetic document {n}-{i} for the store benchmark.",
+                         text=f"New synthetic document {token}-{n}-{i} for the store benchmark.",
                          published_at=now - timedelta(days=i % 3))  # a run's batch: three days, three sources
                  for i in range(128)]
         languages = [LanguageResult(lang="en", script="Latn", confidence=0.99) for _ in items]

@@ -255,14 +255,14 @@ def monitor(
             fetching: deque[tuple[SourceConfig, Any]] = deque()
             while queue or fetching:
                 ahead = FETCH_AHEAD_ANALYSING if pipeline.in_flight else FETCH_AHEAD_IDLE
-                while queue and len(fetching) < ahead:
-                    source = queue.popleft()
-                    etag, last_modified = states.get(source.id, (None, None))
-                    fetching.append((source, fetch_source.submit(source, etag, last_modified, limits, fetcher)))
-                # Taken in the sources' order (the next ones are fetched meanwhile), so that the documents form the
-                # same analysis batches on every run of the same input.
-                source, future = fetching.popleft()
-                with _Timer(summary, "fetch"):
+                with _Timer(summary, "fetch"):  # submitting (Prefect's task-run cost) and waiting for fetches
+                    while queue and len(fetching) < ahead:
+                        source = queue.popleft()
+                        etag, last_modified = states.get(source.id, (None, None))
+                        fetching.append((source, fetch_source.submit(source, etag, last_modified, limits, fetcher)))
+                    # Taken in the sources' order (the next ones are fetched meanwhile), so that the documents form
+                    # the same analysis batches on every run of the same input.
+                    source, future = fetching.popleft()
                     batch = _fetched(source, future)
                 del future  # the batch is dropped once deduped: nothing keeps a source's items for the run
                 crash_point("fetched")
