@@ -26,11 +26,6 @@ CodebookOption = Annotated[Path | None, typer.Option("--codebook", help="codeboo
 HeadsOption = Annotated[Path | None, typer.Option("--heads", help="heads trained by `pmon train` (default: codebook's)")]
 
 
-def heads_for_db(db: Path) -> Path:
-    """Where `pmon train` keeps the heads it trains for a warehouse (the monitor flow picks them up)."""
-    return db.resolve().parent / "models" / f"{db.stem}.narrative-heads.npz"
-
-
 def _read_jsonl(source: Path | None) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
     stream = sys.stdin if source is None or str(source) == "-" else source.open(encoding="utf-8")
     for number, line in enumerate(stream, start=1):
@@ -132,7 +127,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     ) -> None:
         """Retrain the narrative heads from the codebook plus analyst labels stored in the warehouse."""
         from classifiers.encoders import load_encoder
-        from classifiers.narratives import train_classifier
+        from classifiers.narratives import train_classifier, trained_heads_path
         from schemas.codebook import DEFAULT_CODEBOOK, load_codebook
         from warehouse import Warehouse
         from warehouse.labels import analyst_training_set
@@ -142,12 +137,12 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         if db.exists():
             with Warehouse.open(db, read_only=True) as wh:
                 extra = analyst_training_set(wh.con, book.leaf_ids)
-        target = out or heads_for_db(db)
+        target = out or trained_heads_path(db)
         with console.status("embedding exemplars and fitting heads"):
             heads = train_classifier(book, load_encoder(), extra=extra, out=target)
         console.print(
             f"[green]trained[/green] {len(heads.leaf_ids)} narrative heads on {heads.meta['examples']} examples "
-            f"({heads.meta['analyst_examples']} from analysts) → {target}"
+            f"({heads.meta['analyst_examples']} from analysts) → {target}" + ("" if out else f"; runs into {db} use them")
         )
 
     @review_app.callback()

@@ -105,12 +105,14 @@ class ClassifierMismatch(RuntimeError):
 
 
 @task(cache_policy=NO_CACHE)
-def analyse_batch(texts: list[str], expected_tag: str | None = None) -> tuple[list[LanguageResult], list[Classification]]:
+def analyse_batch(
+    texts: list[str], expected_tag: str | None = None, heads_path: str | None = None,
+) -> tuple[list[LanguageResult], list[Classification]]:
     """Detect language and classify narratives for one batch of texts (with the flow's classifier, checked)."""
     from classifiers.langid import detect_document
     from classifiers.narratives import load_classifier
 
-    classifier = load_classifier()
+    classifier = load_classifier(heads_path=heads_path)
     if expected_tag is not None and classifier.version_tag != expected_tag:
         # On a Dask cluster each worker loads its own classifier from its own files and environment: a worker
         # that differs would store detections under the flow's tag that the flow's classifier never made.
@@ -214,7 +216,7 @@ def monitor(
         limits: ingestion limits (default: from PMON_INGEST_* environment variables).
         progress: show rich progress bars (the CLI turns this on).
     """
-    from classifiers.narratives import load_classifier
+    from classifiers.narratives import heads_for_warehouse, load_classifier
 
     limits = limits or IngestLimits()
     config = load_sources(sources_path)
@@ -232,22 +234,31 @@ def monitor(
     try:
         warehouse.start_run(run_id, "monitor")
         warehouse.upsert_sources(sources)
-        classifier = load_classifier()
+        # Heads that `pmon train --db` retrained with this warehouse's analyst labels, unless the environment
+        # names others; heads trained on an older codebook are refused (say so, and go on with the codebook's).
+        heads = heads_for_warehouse(db_path)
+        try:
+            classifier = load_classifier(heads_path=heads)
+        except ValueError as exc:
+            summary.errors.append(f"trained heads not used: {exc}")
+            heads = None
+            classifier = load_classifier()
         tag = classifier.version_tag
+        heads_arg = str(heads) if heads else None
 
         # Documents stored by an earlier run that died before classifying them, or classified by an older model.
         with _Timer(summary, "reclassify"):
             leftovers = warehouse.unclassified(tag)
             for chunk in _chunks(leftovers, batch_size):  # type: ignore[arg-type]
                 texts = [RawItem(source_id=d["source_id"], title=d["title"], text=d["text"]).full_text for d in chunk]
-                _, classifications = analyse_batch.fn(texts)
+                _, classifications = analyse_batch.fn(texts, heads_path=heads_arg)
                 summary.detections_new += warehouse.replace_classifications(
                     [d["id"] for d in chunk], classifications, run_id, tag
                 )
                 summary.reclassified += len(chunk)
                 crash_point("reclassified")
 
-        pipeline = _Pipeline(warehouse, summary, run_id, tag, batch_size, bar)
+        pipeline = _Pipeline(warehouse, summary, run_id, tag, batch_size, bar, heads_arg)
         fetcher = SafeFetcher(limits)  # one per run: its clients and TLS context serve every source
         try:
             states = warehouse.fetch_states([s.id for s in sources])  # one query, not one per source
@@ -360,8 +371,9 @@ class _Pipeline:
     """Analysis batches cut from the documents as sources deliver them; two in flight while the flow stores."""
 
     def __init__(self, warehouse: Warehouse, summary: RunSummary, run_id: str, tag: str, batch_size: int,
-                 bar: _Progress) -> None:
+                 bar: _Progress, heads_path: str | None = None) -> None:
         self.warehouse, self.summary, self.run_id, self.tag = warehouse, summary, run_id, tag
+        self.heads_path = heads_path
         self.batch_size, self.bar = batch_size, bar
         self.pending: list[_Doc] = []
         self.in_flight: deque[tuple[list[_Doc], Any]] = deque()
@@ -388,7 +400,7 @@ class _Pipeline:
             self._store(*self.in_flight.popleft())
 
     def _submit(self, chunk: list[_Doc]) -> None:
-        self.in_flight.append((chunk, analyse_batch.submit([d.item.full_text for d in chunk], self.tag)))
+        self.in_flight.append((chunk, analyse_batch.submit([d.item.full_text for d in chunk], self.tag, self.heads_path)))
         if len(self.in_flight) >= 2:
             self._store(*self.in_flight.popleft())
 

@@ -33,9 +33,11 @@ __all__ = [
     "TrainingSet",
     "codebook_training_set",
     "fit_heads",
+    "heads_for_warehouse",
     "load_classifier",
     "split_sentences",
     "train_classifier",
+    "trained_heads_path",
 ]
 
 #: Bump when the layout of saved heads changes, so caches written by older code are not read.
@@ -48,6 +50,21 @@ def cache_dir() -> Path:
     """Where trained heads are kept: $PMON_CACHE_DIR/narratives (default ~/.cache/pmon/narratives)."""
     root = Path(os.environ.get("PMON_CACHE_DIR", Path.home() / ".cache" / "pmon"))
     return root / "narratives"
+
+
+def trained_heads_path(db: str | Path) -> Path:
+    """Where `pmon train --db DB` keeps the heads it trains with DB's analyst labels."""
+    db = Path(db)
+    return db.resolve().parent / "models" / f"{db.stem}.narrative-heads.npz"
+
+
+def heads_for_warehouse(db: str | Path) -> Path | None:
+    """The heads a run into `db` uses: $PMON_NARRATIVE_HEADS if set (None here: `load_classifier` reads it),
+    else those `pmon train --db` wrote for it, else None (the codebook's own)."""
+    if os.environ.get("PMON_NARRATIVE_HEADS"):
+        return None
+    path = trained_heads_path(db)
+    return path if path.exists() else None
 
 
 def train_classifier(

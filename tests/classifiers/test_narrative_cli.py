@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from classifiers.narratives import Heads, load_classifier, split_sentences
+from classifiers.narratives import Heads, heads_for_warehouse, load_classifier, split_sentences, trained_heads_path
 from classifiers.narratives.evaluate import read_gold, split_gold
 from cli.main import app
 from schemas.codebook import DEFAULT_CODEBOOK, load_codebook
@@ -127,9 +127,10 @@ def test_review_then_train_uses_the_analysts_verdicts(demo_warehouse: Path, tmp_
                                                 "--margin", "0.5"]).stdout)
     assert (first["document_id"], first["narrative"]) not in {(c["document_id"], c["narrative"]) for c in again}
 
-    heads_path = tmp_path / "heads.npz"
-    trained = CliRunner().invoke(app, ["train", "--db", str(db), "--out", str(heads_path)])
+    trained = CliRunner().invoke(app, ["train", "--db", str(db)])
     assert trained.exit_code == 0, trained.output
+    heads_path = trained_heads_path(db)
+    assert heads_for_warehouse(db) == heads_path  # the next monitor run into this warehouse uses them
     heads = Heads.load(heads_path)
     assert int(heads.meta["analyst_examples"]) >= 2  # the confirmed and the rejected document's sentences
     assert heads.digest != load_classifier().heads.digest
