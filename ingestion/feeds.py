@@ -60,9 +60,15 @@ def parse_feed(content: bytes, source_id: str, base_url: str | None = None) -> I
         parsed = feedparser.parse(content, response_headers={"content-location": base_url or ""})
     except Exception as exc:  # noqa: BLE001 - feedparser's loose parser can fail in odd ways on hostile input
         raise ParseError(f"{location}: feed could not be parsed: {type(exc).__name__}") from exc
-    if parsed.bozo and not parsed.entries:
+    # A well-formed feed with no items yet is a feed: feedparser flags it only for the Content-Type it is not
+    # given, and knows its version. Broken or truncated XML stays an error.
+    from feedparser.exceptions import NonXMLContentType
+
+    recognised = bool(parsed.get("version")) and (
+        not parsed.bozo or isinstance(parsed.get("bozo_exception"), NonXMLContentType))
+    if parsed.bozo and not parsed.entries and not recognised:
         raise ParseError(f"not a readable feed: {type(parsed.bozo_exception).__name__}: {parsed.bozo_exception}")
-    if not parsed.entries and not parsed.feed:
+    if not parsed.entries and not parsed.feed and not recognised:
         raise ParseError("no feed elements found (is this an HTML page?)")
     for number, entry in enumerate(parsed.entries, start=1):
         body = ""

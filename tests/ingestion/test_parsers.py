@@ -42,6 +42,15 @@ def test_not_a_feed_is_a_parse_error() -> None:
         list(parse_feed(b"<html><body><p>hello</p></body></html>", "s"))
 
 
+def test_feed_without_items_is_empty_not_broken() -> None:
+    for empty in (b'<?xml version="1.0"?><rss version="2.0"><channel><title>Quiet</title></channel></rss>',
+                  b'<feed xmlns="http://www.w3.org/2005/Atom"><title>Quiet</title></feed>',
+                  b'<rss version="2.0"><channel></channel></rss>'):
+        assert list(parse_feed(empty, "quiet")) == []
+    with pytest.raises(ParseError):  # XML that is no feed stays an error
+        list(parse_feed(b"<data><x>1</x></data>", "odd"))
+
+
 def test_article_page_main_text_only(fixtures: Path) -> None:
     item = parse_page((fixtures / "ingestion/article.html").read_bytes(), "s", "http://example.invalid/aid")
     assert item.title and item.title.startswith("Aid convoy reaches northern districts")
