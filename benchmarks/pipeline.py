@@ -53,6 +53,7 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -272,12 +273,17 @@ def _rss_item(doc: Doc, url: str, description: str, content_html: str | None = N
     )
 
 
-def _write_rss(out_dir: Path, base_url: str, source_id: str, variety: str, batch: list[Doc]) -> tuple[str, str]:
-    items = [_rss_item(d, f"{base_url}/posts/{source_id}/{d.number}", d.body) for d in batch]
+def _save_feed(out_dir: Path, base_url: str, source_id: str, items: list[str]) -> str:
+    """Write an RSS file of `items` under feeds/ and return its URL."""
     path = out_dir / "feeds" / f"{source_id}.xml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(_rss(source_id, base_url, items), encoding="utf-8")
-    return f"{base_url}/feeds/{source_id}.xml", ""
+    return f"{base_url}/feeds/{source_id}.xml"
+
+
+def _write_rss(out_dir: Path, base_url: str, source_id: str, variety: str, batch: list[Doc]) -> tuple[str, str]:
+    items = [_rss_item(d, f"{base_url}/posts/{source_id}/{d.number}", d.body) for d in batch]
+    return _save_feed(out_dir, base_url, source_id, items), ""
 
 
 def _write_rss_full(out_dir: Path, base_url: str, source_id: str, variety: str, batch: list[Doc]) -> tuple[str, str]:
@@ -286,10 +292,7 @@ def _write_rss_full(out_dir: Path, base_url: str, source_id: str, variety: str, 
                   "".join(f"<p>{escape(p)}</p>" for p in d.paragraphs))
         for d in batch
     ]
-    path = out_dir / "feeds" / f"{source_id}.xml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(_rss(source_id, base_url, items), encoding="utf-8")
-    return f"{base_url}/feeds/{source_id}.xml", ""
+    return _save_feed(out_dir, base_url, source_id, items), ""
 
 
 def _write_pages(out_dir: Path, base_url: str, source_id: str, variety: str, batch: list[Doc]) -> tuple[str, str]:
@@ -330,10 +333,7 @@ def _write_pages(out_dir: Path, base_url: str, source_id: str, variety: str, bat
             encoding="utf-8",
         )
         items.append(_rss_item(d, url, _summary(d.paragraphs[0])))
-    path = out_dir / "feeds" / f"{source_id}.xml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(_rss(source_id, base_url, items), encoding="utf-8")
-    return f"{base_url}/feeds/{source_id}.xml", ", fetch_full_text: true"
+    return _save_feed(out_dir, base_url, source_id, items), ", fetch_full_text: true"
 
 
 def _write_telegram(out_dir: Path, base_url: str, source_id: str, variety: str, batch: list[Doc]) -> tuple[str, str]:
@@ -342,7 +342,7 @@ def _write_telegram(out_dir: Path, base_url: str, source_id: str, variety: str, 
          "date_unixtime": str(int(d.published_at.timestamp())), "from": source_id, "text": d.body}
         for d in batch
     ]
-    export = {"name": source_id, "type": "public_channel", "id": abs(hash(source_id)) % 10**9, "messages": messages}
+    export = {"name": source_id, "type": "public_channel", "id": zlib.crc32(source_id.encode()) % 10**9, "messages": messages}
     path = out_dir / "telegram" / source_id / "result.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(export, ensure_ascii=False, indent=1), encoding="utf-8")
