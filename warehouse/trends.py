@@ -57,6 +57,8 @@ _NARRATIVE_DAILY = """INSERT INTO {target}
            count(DISTINCT d.id), count(DISTINCT d.id) FILTER (WHERE l.stance = 'promote')
     FROM labelled l JOIN d ON d.id = l.document_id
     GROUP BY ALL"""
+#: DuckDB's weeks start on Monday; the weekly aggregates and `TrendQuery(period="week")` use the same weeks.
+_WEEK_OF_DAY = "CAST(date_trunc('week', day) AS DATE)"
 _KEYS = {"doc_daily": ("day", "lang", "source_id"), "narrative_daily": ("day", "narrative", "lang", "source_id")}
 _SUMS = {"doc_daily": ("documents",), "narrative_daily": ("documents", "promote")}
 
@@ -121,13 +123,22 @@ def refresh_trends(con: duckdb.DuckDBPyConnection, full: bool = False) -> TrendR
             con.execute(_DOC_DAILY.format(target="doc_daily", docs="documents"))
             con.execute(_NARRATIVE_DAILY.format(target="narrative_daily", docs="documents", dets="detections",
                                                 det_filter="", det_and=""))
+            _rebuild_weeks(con, touched=None)
             con.execute("INSERT OR REPLACE INTO trends_state VALUES (1, current_timestamp::TIMESTAMP)")
         else:
+            # The (week, source) keys the deltas and relabelled documents touch, before they are consumed.
+            con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE _trend_weeks AS SELECT DISTINCT {_WEEK_OF_DAY} AS week, source_id
+                    FROM (SELECT day, source_id FROM doc_daily_delta UNION ALL
+                          SELECT day, source_id FROM narrative_daily_delta UNION ALL
+                          SELECT day, source_id FROM trends_dirty)"""
+            )
             if deltas:
                 for table in ("doc_daily", "narrative_daily"):
                     _fold_deltas(con, table)
             if dirty:
                 keys = _recompute_dirty(con)
+            _rebuild_weeks(con, touched="_trend_weeks")
         con.execute("DELETE FROM doc_daily_delta")
         con.execute("DELETE FROM narrative_daily_delta")
         con.execute("DELETE FROM trends_dirty")
@@ -136,7 +147,7 @@ def refresh_trends(con: duckdb.DuckDBPyConnection, full: bool = False) -> TrendR
         con.execute("ROLLBACK")
         raise
     finally:
-        for temp in ("_trend_keys", "_trend_docs", "_trend_sums"):
+        for temp in ("_trend_keys", "_trend_docs", "_trend_sums", "_trend_weeks"):
             con.execute(f"DROP TABLE IF EXISTS {temp}")
     return TrendRefresh(full=full, keys=keys, delta_rows=int(deltas))
 
@@ -157,6 +168,27 @@ def _fold_deltas(con: duckdb.DuckDBPyConnection, table: str) -> None:
     )
     con.execute(f"DELETE FROM {table} a WHERE EXISTS (SELECT 1 FROM {table}_delta d WHERE {match})")  # noqa: S608
     con.execute(f"INSERT INTO {table} SELECT {key_list}, {', '.join(sums)} FROM _trend_sums")  # noqa: S608
+
+
+def _rebuild_weeks(con: duckdb.DuckDBPyConnection, touched: str | None) -> None:
+    """Rewrite the weekly aggregates from the daily ones: all of them, or the (week, source) keys in `touched`."""
+    for daily, weekly, columns in (("doc_daily", "doc_weekly", "lang, source_id, sum(documents)"),
+                                   ("narrative_daily", "narrative_weekly",
+                                    "narrative, lang, source_id, sum(documents), sum(promote)")):
+        if touched is None:
+            con.execute(f"DELETE FROM {weekly}")  # noqa: S608 - fixed names
+            con.execute(f"INSERT INTO {weekly} SELECT {_WEEK_OF_DAY}, {columns} FROM {daily} GROUP BY ALL")  # noqa: S608
+            continue
+        con.execute(
+            f"""DELETE FROM {weekly} WHERE EXISTS (
+                SELECT 1 FROM {touched} k WHERE k.week = {weekly}.week AND k.source_id = {weekly}.source_id)"""  # noqa: S608
+        )
+        con.execute(
+            f"""INSERT INTO {weekly} SELECT {_WEEK_OF_DAY}, {columns} FROM {daily} d
+                SEMI JOIN {touched} k ON {_WEEK_OF_DAY} = k.week AND d.source_id = k.source_id
+                WHERE d.day >= (SELECT min(week) FROM {touched}) AND d.day < (SELECT max(week) FROM {touched}) + 7
+                GROUP BY ALL"""  # noqa: S608 - fixed names; the day range lets DuckDB skip row groups
+        )
 
 
 def _recompute_dirty(con: duckdb.DuckDBPyConnection) -> int:
@@ -269,30 +301,91 @@ def query_trends(con: duckdb.DuckDBPyConnection, q: TrendQuery) -> TrendRows:
     `share` is the narrative's documents over all documents of the same period (and language/source when those
     are among the dimensions); without 'narrative' among the dimensions, rows count all documents.
 
+    Weeks are read from the weekly aggregates where the window covers them whole, and summed from the daily ones
+    at a window's cut edges; a query by every dimension of an aggregate reads its rows as they are (they are one
+    per period and key), without grouping them again.
+
     Returns:
         The rows, ordered by period and the dimensions, as a sequence of dicts backed by Arrow (`.table`).
     """
-    where, params = _window(q)
     cols = [DIMENSIONS[d] for d in q.by]
-    bucket = f"CAST(date_trunc('{PERIODS[q.period]}', day) AS DATE)"
     base_cols = [c for c in cols if c != "narrative"]
-    base_select = ", ".join([f"{bucket} AS period", *base_cols])
-    base_group = ", ".join(["period", *base_cols])
-    # Sums as BIGINT (DuckDB's HUGEINT would reach Arrow as decimals), so rows read back as Python ints.
-    totals = f"SELECT {base_select}, CAST(sum(documents) AS BIGINT) AS total FROM doc_daily WHERE {where} GROUP BY {base_group}"
+    totals, total_params = _period_rows("doc", q, base_cols)
     if "narrative" not in cols:
-        sql = f"SELECT *, total AS documents, CAST(1.0 AS DOUBLE) AS share FROM ({totals}) ORDER BY ALL"
-        return _arrow_rows(con, sql, params)
-    counts = (
-        f"SELECT {bucket} AS period, {', '.join(cols)}, CAST(sum(documents) AS BIGINT) AS documents, "
-        f"CAST(sum(promote) AS BIGINT) AS promote FROM narrative_daily WHERE {where} GROUP BY ALL"
-    )
+        sql = (f"SELECT period, {', '.join([*base_cols, ''])}documents AS total, documents, "
+               f"CAST(1.0 AS DOUBLE) AS share FROM ({totals}) ORDER BY ALL")
+        return _arrow_rows(con, sql, total_params)
+    counts, count_params = _period_rows("narrative", q, cols)
     join_on = " AND ".join(["c.period = t.period", *[f"c.{c} = t.{c}" for c in base_cols]])
     sql = (
-        f"SELECT c.*, t.total, round(c.documents / t.total, 4) AS share FROM ({counts}) c "
+        f"SELECT c.*, t.documents AS total, round(c.documents / t.documents, 4) AS share FROM ({counts}) c "
         f"JOIN ({totals}) t ON {join_on} ORDER BY c.period, {', '.join('c.' + c for c in cols)}"
     )
-    return _arrow_rows(con, sql, params + params)
+    return _arrow_rows(con, sql, count_params + total_params)
+
+
+#: The aggregates' key columns (besides the day or week) and sums, by kind.
+_AGGREGATES = {"doc": (("lang", "source_id"), ("documents",)),
+               "narrative": (("narrative", "lang", "source_id"), ("documents", "promote"))}
+
+
+def _period_rows(kind: str, q: TrendQuery, cols: list[str]) -> tuple[str, list[Any]]:
+    """SQL (and parameters) for `period`, `cols` and the sums (BIGINT) of one kind of aggregate in the window.
+
+    Rows are unique per period and `cols`: the parts below cover disjoint periods (whole weeks from the weekly
+    aggregate, the cut weeks at the window's edges from the daily one), so they are simply put together.
+    """
+    keys, sums = _AGGREGATES[kind]
+    whole = sorted(cols) == sorted(keys)  # the aggregate's own rows: one per period and key already
+    # Sums as BIGINT (DuckDB's HUGEINT would reach Arrow as decimals), so rows read back as Python ints.
+    summed = ", ".join([*cols, *(f"CAST(sum({c}) AS BIGINT) AS {c}" for c in sums)])
+    plain = ", ".join([*cols, *(f"CAST({c} AS BIGINT) AS {c}" for c in sums)])
+    parts: list[tuple[str, list[Any]]] = []
+    day_ranges = [(q.since, q.until)]
+    weeks = _whole_weeks(q) if q.period == "week" else None
+    if weeks is not None:
+        first, last = weeks
+        where, params = _range("week", first, last)
+        if whole:
+            parts.append((f"SELECT week AS period, {plain} FROM {kind}_weekly WHERE {where}", params))
+        else:
+            parts.append((f"SELECT week AS period, {summed} FROM {kind}_weekly WHERE {where} GROUP BY ALL", params))
+        day_ranges = []
+        if q.since is not None and first is not None and q.since < first:
+            day_ranges.append((q.since, first - timedelta(days=1)))
+        if q.until is not None and last is not None and q.until > last + timedelta(days=6):
+            day_ranges.append((last + timedelta(days=7), q.until))
+    bucket = f"CAST(date_trunc('{PERIODS[q.period]}', day) AS DATE)"
+    for lo, hi in day_ranges:
+        where, params = _range("day", lo, hi)
+        if q.period == "day" and whole:
+            parts.append((f"SELECT day AS period, {plain} FROM {kind}_daily WHERE {where}", params))
+        else:
+            parts.append((f"SELECT {bucket} AS period, {summed} FROM {kind}_daily WHERE {where} GROUP BY ALL", params))
+    return " UNION ALL ".join(sql for sql, _ in parts), [p for _, params in parts for p in params]
+
+
+def _whole_weeks(q: TrendQuery) -> tuple[date | None, date | None] | None:
+    """The Mondays of the first and last weeks that lie whole in the window (None: unbounded), or None if none do."""
+    first = last = None
+    if q.since is not None:
+        first = q.since + timedelta(days=(7 - q.since.weekday()) % 7)
+    if q.until is not None:
+        last = q.until - timedelta(days=q.until.weekday() + (0 if q.until.weekday() == 6 else 7))
+    if first is not None and last is not None and first > last:
+        return None
+    return first, last
+
+
+def _range(column: str, lo: date | None, hi: date | None) -> tuple[str, list[Any]]:
+    clauses, params = ["TRUE"], []
+    if lo is not None:
+        clauses.append(f"{column} >= ?")
+        params.append(lo)
+    if hi is not None:
+        clauses.append(f"{column} <= ?")
+        params.append(hi)
+    return " AND ".join(clauses), params
 
 
 def compare_windows(
@@ -323,17 +416,6 @@ def compare_windows(
         row["baseline_per_30d"] = round(baseline_rate, 2)
         row["change"] = round(recent_rate / baseline_rate, 2) if baseline_rate else None
     return rows
-
-
-def _window(q: TrendQuery) -> tuple[str, list[Any]]:
-    clauses, params = ["TRUE"], []
-    if q.since:
-        clauses.append("day >= ?")
-        params.append(q.since)
-    if q.until:
-        clauses.append("day <= ?")
-        params.append(q.until)
-    return " AND ".join(clauses), params
 
 
 def _arrow_rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> TrendRows:
