@@ -81,3 +81,45 @@ sources:
     assert {"broken-rss", "gone", "drop", "good-rss"} <= quarantined
     assert any("HTTP 404" in reason for source, reason in reasons if source == "gone")
     assert any("invalid JSON" in reason for source, reason in reasons if source == "drop")
+
+
+def test_grouped_fetches_retry_a_flaky_source_and_keep_the_others(
+    tmp_path: Path, fixtures: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flows.monitor as monitor_module
+    from tests.reliability.hostile import hostile_server
+
+    # Five sources in two fetch tasks (3 + 2): one answers 503 twice and then its feed, one is gone for good.
+    monkeypatch.setattr(monitor_module, "FETCH_TASKS_PER_RUN", 2)
+    monkeypatch.setattr(monitor_module, "FETCH_RETRY_DELAYS_S", (0.2, 0.2))
+    rss = (fixtures / "ingestion" / "rss.xml").read_bytes()
+    with hostile_server() as server:
+        lines = []
+        for name in ("a", "flaky", "b", "gone", "c"):
+            if name != "gone":
+                server.route(f"/{name}.xml", rss, headers={"Content-Type": "application/rss+xml"},
+                             fail_first=2 if name == "flaky" else 0)
+            lines.append(f'  - {{id: {name}, kind: feed, location: "{server.base_url}/{name}.xml", '
+                         "allow_private_network: true}")
+        (tmp_path / "sources.yaml").write_text("sources:\n" + "\n".join(lines) + "\n", encoding="utf-8")
+        summary = run_monitor(tmp_path / "sources.yaml", tmp_path / "w.duckdb")
+        requested = [path for path, _ in server.requests]
+    with Warehouse.open(tmp_path / "w.duckdb", read_only=True) as wh:
+        by_source = dict(wh.con.execute("SELECT source_id, count(*) FROM documents GROUP BY 1").fetchall())
+        reasons = wh.con.execute("SELECT source_id, reason FROM quarantine").fetchall()
+    assert by_source == {"a": 2, "flaky": 2, "b": 2, "c": 2}
+    assert requested.count("/flaky.xml") == 3 and requested.count("/a.xml") == 1
+    assert [s.source_id for s in summary.sources] == ["a", "flaky", "b", "gone", "c"]
+    assert any(source == "gone" and "HTTP 404" in reason for source, reason in reasons)
+    assert not any(source == "flaky" and "503" in reason for source, reason in reasons)
+
+
+def test_fetch_groups_are_consecutive_and_capped() -> None:
+    from flows.monitor import FETCH_TASKS_PER_RUN, _fetch_groups
+
+    few = list(range(FETCH_TASKS_PER_RUN))
+    assert _fetch_groups(few) == [[i] for i in few]  # one source per task, as many tasks as sources
+    many = list(range(547))
+    groups = _fetch_groups(many)
+    assert len(groups) <= FETCH_TASKS_PER_RUN and [s for g in groups for s in g] == many
+    assert _fetch_groups([]) == []

@@ -26,6 +26,8 @@ class Route:
     pause: float = 0.0
     #: False: no Content-Length header (the body ends when the connection closes).
     content_length: bool = True
+    #: Answer the first this many requests with 503 (a flaky server), then as above.
+    fail_first: int = 0
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -47,6 +49,9 @@ class HostileServer:
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 server.requests.append((self.path, self.headers.get("Host", "")))
                 route = server.routes.get(self.path.split("?", 1)[0], Route(b"not found", 404))
+                if route.fail_first > 0:
+                    route.fail_first -= 1
+                    route = Route(b"try again later", 503)
                 self.send_response(route.status)
                 for key, value in route.headers.items():
                     self.send_header(key, value)
