@@ -11,8 +11,9 @@ is represented by all of it and the two backends agree on it.
 
 from __future__ import annotations
 
+import ctypes
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,28 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 TORCH_DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+
+
+def _glibc_malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(None).malloc_trim  # type: ignore[no-any-return]
+    except (OSError, AttributeError):  # not glibc (macOS, musl, Windows): the allocator keeps its own ways
+        return None
+
+
+_MALLOC_TRIM = _glibc_malloc_trim()
+
+
+def _release_freed_memory() -> None:
+    """Give the pages freed by a forward pass back to the OS.
+
+    Each forward pass allocates activations sized by its batch's padded shape and frees them; glibc keeps the
+    freed pages in its per-thread arenas, and over a long run of ever-different shapes the process grew by ~0.5-1 GB
+    (replaying 150 encode calls of a 100,000-document run, two at a time, with the kernel caches at 32: 957 ->
+    ~1,550 MB; with this after every call: flat at ~1,050 MB, same CPU time).
+    """
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 class ModelNotAvailableError(RuntimeError):
@@ -110,6 +133,7 @@ class SentenceTransformerEncoder:
         too_long = [i for i, ids in enumerate(content_ids) if len(ids) + 2 > self.max_tokens]
         if too_long:
             embeddings[too_long] = self._encode_windows([content_ids[i] for i in too_long], batch_size)
+        _release_freed_memory()
         # bf16 and fp16 models return rows whose norm is off by up to ~0.3%: renormalise in float32.
         norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
         return embeddings / np.maximum(norms, 1e-12)
