@@ -5,10 +5,11 @@ Fetching and per-batch language/narrative work are Prefect tasks, so they run on
 is given (threads by default, a Dask cluster for scale-out); the warehouse is written only from the flow itself,
 one transaction per batch, which keeps a single writer and makes a killed run safe to re-run.
 
-The run streams: sources are fetched a few ahead, each source is deduped as soon as its fetch is taken (in
-the sources' order, so the same input makes the same batches), and its new documents join the analysis
-batches at once, so fetching and parsing overlap the encoder and no
-list holds every item of the run (only the batches being analysed and a small record per source).
+The run streams: sources are fetched a few ahead (one per task, or consecutive sources grouped into at most
+`FETCH_TASKS_PER_RUN` tasks when there are many), each source is deduped as soon as its fetch is taken (in the
+sources' order, so the same input makes the same batches), and its new documents join the analysis batches at
+once, so fetching and parsing overlap the encoder and no list holds every item of the run (only the batches
+being analysed and a small record per source).
 """
 
 from __future__ import annotations
