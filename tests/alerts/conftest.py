@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,10 @@ from schemas.documents import RawItem
 from schemas.language import LanguageResult
 from warehouse import Warehouse, refresh_trends
 
-#: The day the synthetic warehouses are evaluated on (the demo media are anchored on it too).
-TODAY = date(2026, 11, 25)
+#: The day the synthetic warehouses are evaluated on (the demo media are anchored on it too). Today, in UTC: the
+#: CLI tests ask `pmon alerts --since 30d`, which counts back from the real clock, so media anchored on a fixed
+#: day drift out of the window as the calendar moves on (a fixed 2026-11-25 broke them twelve days later).
+TODAY = datetime.now(UTC).date()
 NOW = datetime.combine(TODAY, time(12, 0))
 
 
