@@ -31,7 +31,8 @@ How the figures are made:
   (``encoder.encode``, ``NarrativeClassifier.classify``, ``detect_document``, ``Warehouse.store_batch`` and
   ``save_fetch_state``, ``read_source``, ``parse_feed``, ``parse_page``, ``parse_export``, ``refresh_trends``).
 - ``peak_rss_mb``: the highest resident memory of this process while the flow ran (sampled every 50 ms; the
-  HTTP server runs in its own process and is not counted).
+  HTTP server runs in its own process and is not counted). ``rss_trace``: [seconds into the flow, RSS MB,
+  sentences sent to the encoder so far] every 10 s, to see whether memory grows with the work or levels off.
 - ``noop_s``: wall seconds of a second flow call on the same sources and warehouse: every source answers 304
   to the conditional GET, so nothing is parsed or embedded (``noop_encoder_calls`` must be 0);
   ``noop_work_s`` is the flow's own stages, the rest of ``noop_s`` is Prefect's per-run overhead.
@@ -530,22 +531,36 @@ def install_probes(probes: Probes) -> Callable[[], None]:
 
 # -- memory ------------------------------------------------------------------------------------------------------
 class RssSampler:
-    """Samples this process's resident memory every `interval` seconds; `peak_mb()` since the last `reset()`."""
+    """Samples this process's resident memory every `interval` seconds; `peak_mb()` since the last `reset()`.
 
-    def __init__(self, interval: float = 0.05) -> None:
-        self.interval = interval
+    While `trace(progress)` is on, every `trace_every` seconds it also notes (seconds since, RSS MB, progress()),
+    so a long run shows whether memory grows with the work done or levels off.
+    """
+
+    def __init__(self, interval: float = 0.05, trace_every: float = 10.0) -> None:
+        self.interval, self.trace_every = interval, trace_every
         self._peak = 0
         self._stop = threading.Event()
         self._page = os.sysconf("SC_PAGE_SIZE")
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+        self._progress: Callable[[], int] | None = None
+        self._trace_started = 0.0
+        self.points: list[tuple[float, float, int]] = []
 
     def _rss(self) -> int:
         with open("/proc/self/statm", encoding="ascii") as statm:
             return int(statm.read().split()[1]) * self._page
 
     def _run(self) -> None:
+        next_point = 0.0
         while not self._stop.wait(self.interval):
-            self._peak = max(self._peak, self._rss())
+            rss = self._rss()
+            self._peak = max(self._peak, rss)
+            progress = self._progress
+            if progress is not None and time.perf_counter() >= next_point:
+                next_point = time.perf_counter() + self.trace_every
+                self.points.append((round(time.perf_counter() - self._trace_started, 1), round(rss / 2**20, 1),
+                                    progress()))
 
     def start(self) -> RssSampler:
         """Start sampling."""
@@ -555,6 +570,11 @@ class RssSampler:
     def reset(self) -> None:
         """Start a new peak from the current memory."""
         self._peak = self._rss()
+
+    def trace(self, progress: Callable[[], int] | None) -> None:
+        """Note RSS with `progress()` every `trace_every` seconds from now; None: stop noting."""
+        self._trace_started = time.perf_counter()
+        self._progress = progress
 
     def peak_mb(self) -> float:
         """Highest sampled RSS since the last reset, in MB."""
@@ -692,10 +712,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 sampler.reset()
                 figures["rss_before_mb"] = sampler.peak_mb()
                 with EncoderRecorder(encoder, probes, calls_file) as recorder:
+                    sampler.trace(lambda: recorder.texts)  # RSS against sentences sent to the encoder
                     started, cpu = time.perf_counter(), process_cpu()
                     summary = run_monitor(sources, db, batch_size=batch_size)
                     wall = time.perf_counter() - started
                     figures["cpu_s"] = round(process_cpu() - cpu, 2)
+                    sampler.trace(None)
                 figures["peak_rss_mb"] = sampler.peak_mb()
                 load_after_pipeline = [round(x, 2) for x in os.getloadavg()]
                 busy = {k: round(v, 2) for k, v in sorted(probes.seconds.items())}
@@ -779,6 +801,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             },
             "batch_size": batch_size,
             "encoder": encoder.name,
+            # [seconds into the flow, RSS MB, sentences sent to the encoder so far], every 10 s.
+            "rss_trace": sampler.points,
             "peak_rss_mb_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "machine": {**machine(), "load_before": [round(x, 2) for x in load_before],
                         "load_after_pipeline": load_after_pipeline,

@@ -28,6 +28,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from schemas.language import TARGET_LANGUAGES
+from schemas.yaml_text import parse_yaml
 
 
 class Stance(StrEnum):
@@ -141,7 +142,7 @@ def load_codebook(folder: str | Path = DEFAULT_CODEBOOK) -> Codebook:
     main = folder / "codebook.yaml"
     try:
         main_text = main.read_text(encoding="utf-8")
-        raw = yaml.safe_load(main_text)
+        raw = parse_yaml(main_text)
     except (OSError, yaml.YAMLError) as exc:
         raise CodebookError(f"{main}: {exc}") from exc
     digest.update(main_text.encode())
@@ -150,7 +151,7 @@ def load_codebook(folder: str | Path = DEFAULT_CODEBOOK) -> Codebook:
         text = path.read_text(encoding="utf-8")
         digest.update(path.name.encode() + b"\0" + text.encode())
         try:
-            exemplar_sets.append(ExemplarSet.model_validate(yaml.safe_load(text)))
+            exemplar_sets.append(ExemplarSet.model_validate(parse_yaml(text)))
         except (ValidationError, yaml.YAMLError) as exc:
             raise CodebookError(f"{path}: {exc}") from exc
     try:

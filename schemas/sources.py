@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from schemas.language import TARGET_LANGUAGES
+from schemas.yaml_text import parse_yaml
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
@@ -118,7 +119,7 @@ def load_sources(path: str | Path) -> SourcesFile:
     """
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = parse_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise SourcesFileError(f"{path}: no such file") from exc
     except yaml.YAMLError as exc:

@@ -114,3 +114,23 @@ def test_second_writer_gets_a_clear_message(tmp_path: Path) -> None:
         holder.wait()
     with Warehouse.open(db, wait_seconds=2) as wh:  # the lock died with its process
         assert wh.count("documents") == 0
+
+
+def test_sources_are_written_only_when_their_configuration_changes(tmp_path: Path) -> None:
+    from schemas.sources import SourceConfig
+
+    def source(n: int, location: str = "feed.xml", tags: tuple[str, ...] = ()) -> SourceConfig:
+        return SourceConfig(id=f"s{n}", kind="feed", location=f"https://example.org/{n}/{location}",
+                            expected_langs=["tg"], tags=list(tags))
+
+    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+        assert wh.upsert_sources([source(n) for n in range(3)]) == 3
+        wh.save_fetch_state("s1", '"etag-1"', "Mon, 07 Dec 2026 09:00:00 GMT")
+        stamps = dict(wh.con.execute("SELECT id, updated_at FROM sources").fetchall())
+        assert wh.upsert_sources([source(n) for n in range(3)]) == 0  # a run over an unchanged file writes nothing
+        assert dict(wh.con.execute("SELECT id, updated_at FROM sources").fetchall()) == stamps
+        # A moved feed and new tags are written; its conditional-GET state stays; a new source is added.
+        assert wh.upsert_sources([source(0), source(1, "moved.xml", ("news",)), source(2), source(3)]) == 2
+        rows = {r[0]: r[1:] for r in wh.con.execute("SELECT id, location, tags, etag, updated_at FROM sources").fetchall()}
+    assert rows["s1"][:3] == ("https://example.org/1/moved.xml", ["news"], '"etag-1"')
+    assert rows["s1"][3] > stamps["s1"] and rows["s0"][3] == stamps["s0"] and "s3" in rows

@@ -1,0 +1,175 @@
+"""What a scheduled run costs when nothing is new, by number of sources (issue #7: under 3 s beyond Prefect's start-up).
+
+For each size in `--sources`: writes that many RSS feeds of one short post each (the eight language varieties in
+turn), serves them from a child process on 127.0.0.1 (ETag, 304), stores them with a first `monitor` run into a
+fresh DuckDB file, then times `--repeat` more runs on the same sources and warehouse. Every source answers 304
+to the conditional GET, so nothing is parsed, deduped or embedded. Prints a few readable lines, then one JSON
+line last::
+
+    .venv/bin/python benchmarks/noop.py                       # 40 and 500 sources
+    .venv/bin/python benchmarks/noop.py --sources 40,200,500,1000 --repeat 5
+
+Per size: ``noop_s`` (median wall seconds of a no-op `monitor` call, as `run_monitor` returns), ``noop_work_s``
+(the flow's own stage timer summed: fetch, dedupe, trends...), ``empty_flow_s`` (median wall seconds of a flow
+that does nothing, in the same process: Prefect's own cost per flow run, which the goal leaves out),
+``beyond_prefect_s`` = noop_s - empty_flow_s (the figure the goal bounds); each timed call starts after a
+pause of `SETTLE_S` seconds, as scheduled runs do, ``fetch_tasks`` (task runs the flow
+submitted), ``encoder_calls`` (must be 0) and ``not_modified`` (sources that answered 304; must be all).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+BENCHMARKS = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCHMARKS.parent))  # the project, from any directory
+sys.path.insert(0, str(BENCHMARKS))  # pipeline.py's corpus and server helpers
+
+from pipeline import VARIETIES, Doc, SentenceSource, _rss_item, _save_feed, _say, load_sentence_pool, machine, media_server  # noqa: E402
+
+
+#: Pause before each timed flow call. Prefect's ephemeral server goes on recording a run's task states after
+#: the run returns, and a flow started meanwhile waited ~2 s in Prefect's client (a retried create_flow_run):
+#: scheduled runs are minutes apart, so each timed call starts on a settled server.
+SETTLE_S = 3.0
+
+
+def write_feeds(out_dir: Path, base_url: str, count: int, seed: int = 7) -> Path:
+    """`count` RSS feeds of one short post each, and the sources file that monitors them."""
+    rng = random.Random(seed)
+    sentences = SentenceSource(load_sentence_pool(), rng)
+    now = datetime.now(UTC)
+    varieties = list(VARIETIES)
+    entries = []
+    for index in range(count):
+        variety = varieties[index % len(varieties)]
+        paragraphs = sentences.post(variety)
+        doc = Doc(index + 1, variety, paragraphs, sentences.title(paragraphs[0]),
+                  now - timedelta(seconds=rng.randint(60, 30 * 86400)))
+        source_id = f"noop-{index:05d}"
+        url = _save_feed(out_dir, base_url, source_id, [_rss_item(doc, f"{base_url}/posts/{source_id}/1", doc.body)])
+        entries.append(f'  - {{id: {source_id}, kind: feed, location: "{url}", '
+                       f"expected_langs: [{variety.split('-')[0]}], allow_private_network: true}}")
+    sources = out_dir / "sources.yaml"
+    sources.write_text("sources:\n" + "\n".join(entries) + "\n", encoding="utf-8")
+    return sources
+
+
+def measure(size: int, workdir: Path, repeat: int, empty_flow: Any, encoder: Any) -> dict[str, Any]:
+    """A first run that stores `size` feeds' posts, then `repeat` timed no-op runs."""
+    import flows.monitor as monitor_module
+    from flows.monitor import run_monitor
+
+    media = workdir / f"media-{size}"
+    media.mkdir()
+    db = workdir / f"noop-{size}.duckdb"
+    calls = {"encode": 0, "fetch_tasks": 0}
+    original_encode = encoder.encode
+    original_submit = monitor_module.fetch_sources.submit
+
+    def counting_encode(*args: Any, **kwargs: Any) -> Any:
+        calls["encode"] += 1
+        return original_encode(*args, **kwargs)
+
+    def counting_submit(*args: Any, **kwargs: Any) -> Any:
+        calls["fetch_tasks"] += 1
+        return original_submit(*args, **kwargs)
+
+    with media_server(media) as base_url:
+        sources = write_feeds(media, base_url, size)
+        started = time.perf_counter()
+        first = run_monitor(sources, db)
+        first_s = time.perf_counter() - started
+        _say(f"{size} sources: first run stored {first.documents_new} documents in {first_s:.1f} s")
+        walls, works, empties, not_modified = [], [], [], []
+        encoder.encode = counting_encode  # an instance attribute shadows the method for this object only
+        monitor_module.fetch_sources.submit = counting_submit  # type: ignore[method-assign]
+        try:
+            for _ in range(repeat):
+                time.sleep(SETTLE_S)
+                started = time.perf_counter()
+                empty_flow()
+                empties.append(time.perf_counter() - started)
+                calls["fetch_tasks"] = 0
+                time.sleep(SETTLE_S)
+                started = time.perf_counter()
+                summary = run_monitor(sources, db)
+                walls.append(time.perf_counter() - started)
+                works.append(sum(summary.stage_seconds.values()))
+                not_modified.append(sum(1 for s in summary.sources if s.not_modified))
+                if summary.documents_new:
+                    raise RuntimeError(f"a no-op run stored {summary.documents_new} documents")
+        finally:
+            del encoder.encode
+            monitor_module.fetch_sources.submit = original_submit  # type: ignore[method-assign]
+    noop_s, empty_s = statistics.median(walls), statistics.median(empties)
+    figures = {
+        "sources": size, "first_run_s": round(first_s, 2), "documents_stored": first.documents_new,
+        "noop_s": round(noop_s, 3), "noop_runs_s": [round(w, 3) for w in walls],
+        "noop_work_s": round(statistics.median(works), 3),
+        "empty_flow_s": round(empty_s, 3), "beyond_prefect_s": round(noop_s - empty_s, 3),
+        "stage_seconds": {k: round(v, 3) for k, v in summary.stage_seconds.items()},
+        "fetch_tasks": calls["fetch_tasks"], "encoder_calls": calls["encode"],
+        "not_modified": min(not_modified), "status": summary.status,
+    }
+    _say(f"{size} sources: no-op run {noop_s:.2f} s (median of {repeat}), flow work {figures['noop_work_s']:.2f} s, "
+         f"an empty flow {empty_s:.2f} s -> {figures['beyond_prefect_s']:.2f} s beyond Prefect; "
+         f"{calls['fetch_tasks']} fetch tasks, {min(not_modified)}/{size} not modified, {calls['encode']} encoder calls")
+    return figures
+
+
+def main() -> None:
+    """Parse the options, measure each size, print the JSON line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sources", default="40,500", help="comma-separated numbers of sources (default 40,500)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed no-op runs per size (default 3)")
+    parser.add_argument("--workdir", help="scratch folder (default: a temporary one, removed afterwards)")
+    args = parser.parse_args()
+    try:
+        sizes = [int(n) for n in args.sources.split(",") if n.strip()]
+    except ValueError:
+        parser.error("--sources: comma-separated integers, e.g. 40,500")
+    if not sizes or min(sizes) < 1 or args.repeat < 1:
+        parser.error("--sources and --repeat must be >= 1")
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="pmon-bench-noop-")).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    # Before anything imports Prefect: a fresh, hermetic ephemeral server in the scratch folder.
+    os.environ["PREFECT_HOME"] = str(workdir / ".prefect")
+    os.environ.setdefault("PMON_DATA_DIR", str(workdir))
+    load_before = os.getloadavg()
+    try:
+        from classifiers.narratives import load_classifier
+        from flows.monitor import run_monitor  # noqa: F401 - first: flows.settings configures Prefect
+        from prefect import flow
+
+        started = time.perf_counter()
+        encoder = load_classifier().encoder  # the flow's own classifier (cached per process): loaded once, here
+
+        @flow(name="bench-empty")
+        def empty_flow() -> int:
+            return 1
+
+        empty_flow()  # Prefect's ephemeral start-up, kept out of the figures
+        _say(f"model and Prefect started in {time.perf_counter() - started:.1f} s")
+        results = [measure(size, workdir, args.repeat, empty_flow, encoder) for size in sizes]
+    finally:
+        if not args.workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(json.dumps({"benchmark": "noop", "sizes": results,
+                      "machine": {**machine(), "load_before": [round(x, 2) for x in load_before],
+                                  "load_after": [round(x, 2) for x in os.getloadavg()]}}, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
