@@ -9,7 +9,7 @@ then one JSON line last::
 
     .venv/bin/python benchmarks/pipeline.py --docs 300          # build and debug size
     .venv/bin/python benchmarks/pipeline.py --docs 2000         # a second size: how cost grows
-    .venv/bin/python benchmarks/pipeline.py --docs 100000 --replay-in-flight 0   # the memory goal (~1 h, no ratio)
+    .venv/bin/python benchmarks/pipeline.py --docs 100000 --replay-in-flight 0   # the memory goal (hours; no ratio)
 
 How the figures are made:
 

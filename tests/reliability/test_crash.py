@@ -4,8 +4,8 @@ and detections of a clean run: nothing lost, nothing doubled.
 Two kinds of kill, each on a real `pmon run` process (and its process group: Prefect's temporary API server):
 * deterministic, through the PMON_TEST_CRASH_AT hook (`warehouse.store.crash_point`): during the fetches, inside
   a batch's transaction before COMMIT, right after a commit, after the first fetch state is saved;
-* timing-based, from outside: the moment the first batch's text shows up in DuckDB's write-ahead log, with no
-  help from the process.
+* timing-based, from outside: the moment the first batch's text shows up in DuckDB's write-ahead log (while the
+  batch is being written or just after it was committed), with no help from the process.
 """
 
 from __future__ import annotations
@@ -88,8 +88,10 @@ def test_killed_from_outside_mid_run_then_rerun_equals_a_clean_run(
         kill_group(process)
     code, _, err = finish(process)
     assert code == KILLED, f"the run had already ended (exit {code}) {time.monotonic() - started:.1f}s in: {err[-1000:]}"
+    # Killed while DuckDB was writing the first batch to its log (it writes a big transaction in chunks and marks
+    # it committed last: nothing of it is kept) or after that batch was committed (its documents are kept).
     partial = snapshot(db)["documents"]
-    assert 0 < len(partial) <= len(clean_run["documents"])
+    assert len(partial) <= len(clean_run["documents"])
 
     code, _, err = _run(served_corpus, db, run_env)
     assert code == 0, err[-2000:]
