@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
 import random
 import shutil
 import sys
@@ -39,16 +38,15 @@ BENCHMARKS = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCHMARKS.parent))  # the project, from any directory
 sys.path.insert(0, str(BENCHMARKS))  # pipeline.py's corpus helpers
 
-from pipeline import VARIETIES, SentenceSource, _say, load_sentence_pool, machine  # noqa: E402
+from pipeline import VARIETIES, SentenceSource, _say, load_sentence_pool, machine, rss_bytes  # noqa: E402
 
 BATCH = 128  # the flow's analysis batch
 PER_SOURCE = 250  # documents per source (the benchmark corpus has 50-500)
 
 
 def rss_mb() -> float:
-    """This process's resident memory now."""
-    with open("/proc/self/statm", encoding="ascii") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    """This process's resident memory now, in MB."""
+    return rss_bytes() / 2**20
 
 
 def documents(count: int, seed: int) -> Any:

@@ -12,9 +12,9 @@ line last::
 Per size: ``noop_s`` (median wall seconds of a no-op `monitor` call, as `run_monitor` returns), ``noop_work_s``
 (the flow's own stage timer summed: fetch, dedupe, trends...), ``empty_flow_s`` (median wall seconds of a flow
 that does nothing, in the same process: Prefect's own cost per flow run, which the goal leaves out),
-``beyond_prefect_s`` = noop_s - empty_flow_s (the figure the goal bounds); each timed call starts after a
-pause of `SETTLE_S` seconds, as scheduled runs do, ``fetch_tasks`` (task runs the flow
-submitted), ``encoder_calls`` (must be 0) and ``not_modified`` (sources that answered 304; must be all).
+``beyond_prefect_s`` = noop_s - empty_flow_s (the figure the goal bounds), ``fetch_tasks`` (task runs the flow
+submitted), ``encoder_calls`` (must be 0) and ``not_modified`` (sources that answered 304; must be all). Each
+timed call starts after a pause of `SETTLE_S` seconds, as scheduled runs do.
 """
 
 from __future__ import annotations

@@ -553,6 +553,12 @@ def install_probes(probes: Probes) -> Callable[[], None]:
 
 
 # -- memory ------------------------------------------------------------------------------------------------------
+def rss_bytes() -> int:
+    """This process's resident memory now (Linux)."""
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
 class RssSampler:
     """Samples this process's resident memory every `interval` seconds; `peak_mb()` since the last `reset()`.
 
@@ -564,15 +570,13 @@ class RssSampler:
         self.interval, self.trace_every = interval, trace_every
         self._peak = 0
         self._stop = threading.Event()
-        self._page = os.sysconf("SC_PAGE_SIZE")
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
         self._progress: Callable[[], int] | None = None
         self._trace_started = 0.0
         self.points: list[tuple[float, float, int]] = []
 
     def _rss(self) -> int:
-        with open("/proc/self/statm", encoding="ascii") as statm:
-            return int(statm.read().split()[1]) * self._page
+        return rss_bytes()
 
     def _run(self) -> None:
         next_point = 0.0

@@ -9,6 +9,7 @@ import yaml
 from typer.testing import CliRunner
 
 from cli.main import app
+from schemas.codebook import DEFAULT_CODEBOOK
 from schemas.sources import SourcesFileError, load_sources
 from schemas.yaml_text import SAFE_LOADER, parse_yaml
 
@@ -24,10 +25,10 @@ sources:
 """
 
 
-def test_the_c_loader_reads_what_the_python_loader_reads(tmp_path: Path) -> None:
+def test_the_c_loader_reads_what_the_python_loader_reads() -> None:
     assert SAFE_LOADER is yaml.CSafeLoader  # PyYAML's wheels bundle libyaml; without it every run parses slowly
     assert parse_yaml(GOOD) == yaml.safe_load(GOOD)
-    codebook = Path("codebooks/iskp/exemplars/tg-cyrl.yaml").read_text(encoding="utf-8")
+    codebook = (Path(DEFAULT_CODEBOOK) / "exemplars" / "tg-cyrl.yaml").read_text(encoding="utf-8")
     assert parse_yaml(codebook) == yaml.safe_load(codebook)
     with pytest.raises(yaml.constructor.ConstructorError):  # still a safe loader: no Python objects
         parse_yaml("!!python/object/apply:os.system ['true']")
