@@ -88,12 +88,15 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
 
     @eval_app.command("narratives")
     def eval_narratives(
-        gold: Annotated[list[Path], typer.Argument(help="gold JSONL file(s) or folders (fields text, labels, stance)")],
+        gold: Annotated[list[Path], typer.Argument(
+            help="gold JSONL file(s) or folders (fields text, labels, stance); lines without labels are real text "
+                 "with no narrative (fields text, lang; optional kind, genre, topic, variety): false-alarm rates")],
         codebook: CodebookOption = None,
         heads: HeadsOption = None,
         fmt: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
         split: Annotated[GoldSplit, typer.Option(
-            help="dev: even-numbered gold ids (used to choose the model's settings); test: odd ids (kept apart)")
+            help="dev: even-numbered gold ids (used to choose the model's settings); test: odd ids (kept apart); "
+                 "real text: its dev and test parts by a hash of the id (the train part is the shipped background)")
         ] = GoldSplit.all,
     ) -> None:
         """Per-label and per-language precision/recall/F1, macro-F1, stance accuracy, false alarms."""
@@ -111,13 +114,28 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         if fmt is OutputFormat.json:
             sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=1) + "\n")
             return
-        emit([{"narrative": k, **v} for k, v in report["per_label"].items()], OutputFormat.table, title="per narrative")
-        emit([{"lang": k, **v} for k, v in report["per_language"].items()], OutputFormat.table, title="per language")
-        console.print(
-            f"{split.value}: items {report['items']}  macro-F1 [bold]{report['macro_f1']:.3f}[/bold]  stance accuracy "
-            f"[bold]{report['stance_accuracy']}[/bold] (end to end {report['stance_accuracy_end_to_end']})  false alarms {report['false_alarm_rate']}\n"
-            f"model {report['model_version']}  codebook {report['codebook_version']}"
-        )
+        if report["items"]:
+            emit([{"narrative": k, **v} for k, v in report["per_label"].items()], OutputFormat.table, title="per narrative")
+            emit([{"lang": k, **v} for k, v in report["per_language"].items()], OutputFormat.table, title="per language")
+            console.print(
+                f"{split.value}: items {report['items']}  macro-F1 [bold]{report['macro_f1']:.3f}[/bold]  stance accuracy "
+                f"[bold]{report['stance_accuracy']}[/bold] (end to end {report['stance_accuracy_end_to_end']})  "
+                f"false alarms {report['false_alarm_rate']}"
+            )
+        real = report["real_text"]
+        if real:
+            columns = ["items", "any", "any_rate", "any_upper95", "promote", "promote_rate"]
+            for title, key, name in (("real text, per language and kind", "per_language_kind", "lang kind"),
+                                     ("real text, per genre", "per_genre", "genre"),
+                                     ("real text, per topic and kind", "per_topic_kind", "topic kind")):
+                emit([{name: k, **v} for k, v in real[key].items()], OutputFormat.table, title=title,
+                     columns=[name, *columns])
+            overall = real["overall"]
+            console.print(
+                f"{split.value}: real text {overall['items']} items, any narrative on {overall['any']} "
+                f"({overall['any_rate']:.2%}), promote on {overall['promote']}; by narrative {real['per_narrative']}"
+            )
+        console.print(f"model {report['model_version']}  codebook {report['codebook_version']}")
 
     @app.command()
     def train(

@@ -13,7 +13,7 @@ VERDICTS = ("confirm", "reject")
 
 
 def low_confidence(
-    con: duckdb.DuckDBPyConnection, limit: int = 20, margin: float = 0.25, threshold: float = 0.35,
+    con: duckdb.DuckDBPyConnection, threshold: float, limit: int = 20, margin: float = 0.25,
 ) -> list[dict[str, Any]]:
     """Detections whose score is within `margin` above the classifier's `threshold` (the ones it was least sure
     of) and that no analyst has judged yet, closest first."""
@@ -51,8 +51,17 @@ def record_label(
     )
 
 
+#: An analyst's verdict counts as this many codebook examples of its class: one reviewed text among thousands must
+#: move the model (a rejected sentence stops firing after `pmon train`; tests/classifiers/test_narrative_cli.py).
+ANALYST_WEIGHT = 10.0
+
+
 def analyst_training_set(con: duckdb.DuckDBPyConnection, leaf_ids: Sequence[str]) -> Any:
-    """Training examples from verdicts: the evidence sentences (or the text) with confirmed labels only."""
+    """Training examples from verdicts: each evidence sentence (or the text) with the narratives confirmed on it.
+
+    A rejected detection's evidence becomes a "none" example (a hard negative) unless the same sentence is evidence
+    of a narrative confirmed on that document; confirmed ones are positives with the analyst's stance.
+    """
     from classifiers.narratives import TrainingSet
 
     rows = con.execute(
@@ -61,15 +70,15 @@ def analyst_training_set(con: duckdb.DuckDBPyConnection, leaf_ids: Sequence[str]
            LEFT JOIN detections det ON det.document_id = l.document_id AND det.narrative = l.narrative
            ORDER BY l.document_id, l.narrative"""
     ).fetchall()
-    by_doc: dict[str, dict[str, Any]] = {}
+    by_text: dict[tuple[str, str], dict[str, Any]] = {}
     for document_id, narrative, verdict, stance, text, lang, evidence in rows:
-        entry = by_doc.setdefault(document_id, {"texts": set(), "labels": set(), "stance": "none", "lang": lang or "und"})
-        entry["texts"].update(evidence or [text[:1000]])
-        if verdict == "confirm" and narrative in leaf_ids:
-            entry["labels"].add(narrative)
-            entry["stance"] = stance or "promote"
+        for sentence in evidence or [text[:1000]]:
+            entry = by_text.setdefault((document_id, sentence), {"labels": set(), "stance": "none", "lang": lang or "und"})
+            if verdict == "confirm" and narrative in leaf_ids:
+                entry["labels"].add(narrative)
+                entry["stance"] = stance or "promote"
     data = TrainingSet()
-    for entry in by_doc.values():
-        for text in sorted(entry["texts"]):
-            data.add(text, sorted(entry["labels"]), entry["stance"] if entry["labels"] else "none", entry["lang"])
+    for (_, sentence), entry in sorted(by_text.items()):
+        labels = sorted(entry["labels"])
+        data.add(sentence, labels, entry["stance"] if labels else "none", entry["lang"], ANALYST_WEIGHT)
     return data

@@ -12,11 +12,14 @@ import threading
 from pathlib import Path
 
 from classifiers.narratives.model import (
+    HEADS_FORMAT,
     STANCES,
+    Background,
     EmbeddingCache,
     Heads,
     MemoryEmbeddingCache,
     NarrativeClassifier,
+    Settings,
     TrainingSet,
     codebook_training_set,
     fit_heads,
@@ -26,10 +29,12 @@ from schemas.codebook import DEFAULT_CODEBOOK, Codebook, load_codebook
 
 __all__ = [
     "STANCES",
+    "Background",
     "EmbeddingCache",
     "Heads",
     "MemoryEmbeddingCache",
     "NarrativeClassifier",
+    "Settings",
     "TrainingSet",
     "codebook_training_set",
     "fit_heads",
@@ -40,8 +45,6 @@ __all__ = [
     "trained_heads_path",
 ]
 
-#: Bump when the layout of saved heads changes, so caches written by older code are not read.
-HEADS_FORMAT = 3
 _LOCK = threading.Lock()
 _LOADED: dict[tuple[str, str, str], NarrativeClassifier] = {}
 
@@ -68,19 +71,25 @@ def heads_for_warehouse(db: str | Path) -> Path | None:
 
 
 def train_classifier(
-    codebook: Codebook, encoder: object, extra: TrainingSet | None = None, out: Path | None = None
+    codebook: Codebook, encoder: object, extra: TrainingSet | None = None, out: Path | None = None,
+    background: Background | None = None, settings: Settings | None = None,
 ) -> Heads:
-    """Embed the codebook's exemplars (plus analyst-labelled texts) and fit the heads; saved to `out` if given."""
+    """Embed the codebook's exemplars (plus analyst-labelled texts) and fit the heads, with the shipped real
+    background text as "none" (or `background`); saved to `out` if given."""
+    from classifiers.narratives.background import load_background
+
     data = codebook_training_set(codebook)
     if extra:
-        for text, labels, stance, lang in zip(extra.texts, extra.labels, extra.stances, extra.langs, strict=True):
-            data.add(text, labels, stance, lang)
+        weights = extra.weights or [1.0] * len(extra.texts)
+        for text, labels, stance, lang, weight in zip(
+            extra.texts, extra.labels, extra.stances, extra.langs, weights, strict=True
+        ):
+            data.add(text, labels, stance, lang, weight)
+    background = background if background is not None else load_background()
     x = encoder.encode(data.texts, batch_size=64)  # type: ignore[attr-defined]
-    heads = fit_heads(
-        x, data, codebook.leaf_ids,
-        meta={"codebook": codebook.version_tag, "encoder": encoder.name, "examples": str(len(data.texts)),  # type: ignore[attr-defined]
-              "analyst_examples": str(len(extra.texts) if extra else 0)},
-    )
+    meta = {"codebook": codebook.version_tag, "encoder": encoder.name,  # type: ignore[attr-defined]
+            "examples": str(len(data.texts)), "analyst_examples": str(len(extra.texts) if extra else 0)}
+    heads = fit_heads(x, data, codebook.leaf_ids, settings=settings, background=background, meta=meta)
     if out is not None:
         heads.save(out)
     return heads
@@ -115,7 +124,9 @@ def load_classifier(
                     "run `pmon train` again"
                 )
         else:
-            key_text = f"{HEADS_FORMAT}|{codebook.fingerprint}|{encoder.name}"  # type: ignore[attr-defined]
+            from classifiers.narratives.background import background_fingerprint
+
+            key_text = f"{HEADS_FORMAT}|{codebook.fingerprint}|{encoder.name}|{background_fingerprint()}"  # type: ignore[attr-defined]
             path = cache_dir() / f"{codebook.id}-{hashlib.sha256(key_text.encode()).hexdigest()[:16]}.npz"
             try:
                 heads = Heads.load(path)

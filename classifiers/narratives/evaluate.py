@@ -1,4 +1,5 @@
-"""Measuring the classifier on a gold JSONL file (fields: text, labels, stance; optional id, lang, kind)."""
+"""Measuring the classifier on gold JSONL files (fields: text, labels, stance; optional id, lang, kind) and on real
+text that carries no narrative (fields: text, lang; optional id, kind, genre, topic, variety; no `labels`)."""
 
 from __future__ import annotations
 
@@ -14,16 +15,25 @@ from schemas.jsonl import read_objects
 def read_gold(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
     """Gold items from JSONL files (a folder means every *.jsonl in it).
 
+    A line without `labels` is real text known to carry no narrative (`"real": True`): it counts towards the
+    false-alarm rates of real text, not towards precision and recall.
+
     Raises:
-        ValueError: a line that is not JSON or lacks `text`/`labels`, with file and line number.
+        ValueError: a line that is not JSON, lacks `text` or has `labels` that are not a list, with file and line.
     """
     rows: list[dict[str, Any]] = []
     for path in paths:
         path = Path(path)
         for file in sorted(path.glob("*.jsonl")) if path.is_dir() else [path]:
             for number, row in read_objects(file):
-                if not isinstance(row.get("text"), str) or not isinstance(row.get("labels"), list):
-                    raise ValueError(f"{file}:{number}: needs 'text' (string) and 'labels' (list)")
+                if not isinstance(row.get("text"), str) or not isinstance(row.get("labels", []), list):
+                    raise ValueError(f"{file}:{number}: needs 'text' (string) and, for gold, 'labels' (list)")
+                if "labels" not in row:
+                    row.update(labels=[], stance="none", real=True)
+                    row.setdefault("kind", "sentence")
+                    row.setdefault("lang", "und")
+                    rows.append(row)
+                    continue
                 row.setdefault("stance", "none" if not row["labels"] else "promote")
                 row.setdefault("kind", "narrative" if row["labels"] else "everyday")
                 row.setdefault("lang", "und")
@@ -32,11 +42,14 @@ def read_gold(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
 
 
 def split_gold(rows: Sequence[dict[str, Any]], split: str = "all") -> list[dict[str, Any]]:
-    """`dev`: items whose id ends in an even number, `test`: odd, `all`: every item.
+    """`dev`: gold items whose id ends in an even number, `test`: odd, `all`: every item.
 
     The classifier's settings (regularisation, threshold rule) were chosen on the dev half; the test half is the
-    honest figure. Items without a numbered id belong to both halves.
+    honest figure. Gold items without a numbered id belong to both halves. Real-text items go by
+    `background.split_of` (their `train` part is the shipped background, so it is in neither half).
     """
+    from classifiers.narratives.background import split_of
+
     if split == "all":
         return list(rows)
     if split not in ("dev", "test"):
@@ -44,6 +57,10 @@ def split_gold(rows: Sequence[dict[str, Any]], split: str = "all") -> list[dict[
     wanted = 0 if split == "dev" else 1
     kept = []
     for row in rows:
+        if row.get("real"):
+            if split_of(str(row.get("id"))) == split:
+                kept.append(row)
+            continue
         tail = str(row.get("id", "")).rsplit("-", 1)[-1]
         if not tail.isdigit() or int(tail) % 2 == wanted:
             kept.append(row)
@@ -59,7 +76,11 @@ def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
 
 def evaluate(classifier: NarrativeClassifier, gold: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Per-label and per-language P/R/F1, macro-F1, stance accuracy and false-alarm rates."""
-    predictions = classifier.classify([row["text"] for row in gold], [row["lang"] for row in gold])
+    all_predictions = classifier.classify([row["text"] for row in gold], [row["lang"] for row in gold])
+    real = [(row, pred) for row, pred in zip(gold, all_predictions, strict=True) if row.get("real")]
+    labelled = [(row, pred) for row, pred in zip(gold, all_predictions, strict=True) if not row.get("real")]
+    gold = [row for row, _ in labelled]
+    predictions = [pred for _, pred in labelled]
     leaves = classifier.heads.leaf_ids
     counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])  # (lang, label) → tp, fp, fn
     stance_hits = stance_total = stance_detected_hits = stance_detected = 0
@@ -102,6 +123,7 @@ def evaluate(classifier: NarrativeClassifier, gold: Sequence[dict[str, Any]]) ->
     supported = [s["f1"] for s in per_label.values() if s["support"]]
     return {
         "items": len(gold),
+        "real_text": real_text_report(real) if real else None,
         "macro_f1": round(sum(supported) / len(supported), 4) if supported else 0.0,
         # Stance where the classifier found a narrative, and end to end (a missed narrative counts as wrong).
         "stance_accuracy": round(stance_detected_hits / stance_detected, 4) if stance_detected else None,
@@ -112,4 +134,43 @@ def evaluate(classifier: NarrativeClassifier, gold: Sequence[dict[str, Any]]) ->
         "model_version": classifier.model_version,
         "codebook_version": classifier.codebook_version,
         "errors": errors,
+    }
+
+
+def real_text_report(items: Sequence[tuple[dict[str, Any], Any]]) -> dict[str, Any]:
+    """How often real text without narratives gets one: the rate of any narrative and of stance `promote`,
+    overall and per language (with the Persian variety), kind, genre, topic and narrative.
+
+    `upper95` is the one-sided 95% upper bound of the rate (Clopper-Pearson): "0 of 200" is not zero but "below
+    1.5%".
+    """
+    from scipy.stats import beta
+
+    def cell(group: list[tuple[dict[str, Any], Any]]) -> dict[str, Any]:
+        flagged = sum(1 for _, pred in group if pred.narratives)
+        promoted = sum(1 for _, pred in group if pred.narratives and pred.stance.value == "promote")
+        n = len(group)
+        return {"items": n, "any": flagged, "any_rate": round(flagged / n, 4) if n else None,
+                "any_upper95": round(float(beta.ppf(0.95, flagged + 1, n - flagged)), 4) if n and flagged < n else 1.0,
+                "promote": promoted, "promote_rate": round(promoted / n, 4) if n else None}
+
+    def by(key: Any) -> dict[str, Any]:
+        groups: dict[str, list[tuple[dict[str, Any], Any]]] = defaultdict(list)
+        for row, pred in items:
+            groups[key(row)].append((row, pred))
+        return {k: cell(v) for k, v in sorted(groups.items())}
+
+    per_narrative: dict[str, int] = defaultdict(int)
+    for _, pred in items:
+        for narrative in pred.narratives:
+            per_narrative[narrative.id] += 1
+    return {
+        "overall": cell(list(items)),
+        "per_kind": by(lambda r: str(r.get("kind", "sentence"))),
+        "per_language": by(lambda r: f"{r['lang']}-{r['variety']}" if r.get("variety") else str(r["lang"])),
+        "per_language_kind": by(lambda r: f"{r['lang']}{'-' + r['variety'] if r.get('variety') else ''} "
+                                          f"{r.get('kind', 'sentence')}"),
+        "per_genre": by(lambda r: str(r.get("genre", "?"))),
+        "per_topic_kind": by(lambda r: f"{r.get('topic', '?')} {r.get('kind', 'sentence')}"),
+        "per_narrative": dict(sorted(per_narrative.items(), key=lambda kv: -kv[1])),
     }

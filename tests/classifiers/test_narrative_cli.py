@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from classifiers.narratives import Heads, heads_for_warehouse, load_classifier, split_sentences, trained_heads_path
 from classifiers.narratives.evaluate import read_gold, split_gold
+from classifiers.narratives.model import THRESHOLD
 from cli.main import app
 from schemas.codebook import DEFAULT_CODEBOOK, load_codebook
 
@@ -77,10 +78,24 @@ def test_eval_narratives_reports_every_figure(tmp_path: Path) -> None:
     subset += [r for r in rows if r["kind"] == "everyday"][:30] + [r for r in rows if r["kind"] == "unrelated"][:10]
     path = tmp_path / "gold.jsonl"
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in subset), encoding="utf-8")
+    # Lines without labels are text known to carry no narrative: they give false-alarm rates, not F1.
+    everyday = [
+        {"text": "The city council approved the budget for two new bus lines on Tuesday.", "lang": "en",
+         "kind": "sentence", "genre": "news", "topic": "general"},
+        {"text": "Шӯрои шаҳр барои ду хатти нави автобус буҷа ҷудо кард. Корҳо баҳор оғоз мешаванд.", "lang": "tg",
+         "kind": "document", "genre": "news", "topic": "general"},
+    ]
+    with path.open("a", encoding="utf-8") as out:
+        out.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in everyday)
     result = CliRunner().invoke(app, ["eval", "narratives", str(path), "--format", "json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["items"] == len(subset)
+    real = report["real_text"]
+    assert real["overall"]["items"] == 2 and set(real["per_language"]) == {"en", "tg"}
+    assert set(real["per_kind"]) == {"sentence", "document"} and real["overall"]["any"] == 0
+    table = CliRunner().invoke(app, ["eval", "narratives", str(path)])
+    assert table.exit_code == 0 and "real text, per language and kind" in table.stdout
     assert set(report["per_language"]) == {r["lang"] for r in subset}
     assert set(report["false_alarm_rate"]) == {"everyday", "unrelated"}
     assert 0.5 <= report["macro_f1"] <= 1.0  # a broken classifier or metric would not reach this on its own codebook's topics
@@ -92,7 +107,7 @@ def test_eval_narratives_reports_every_figure(tmp_path: Path) -> None:
     assert json.loads(dev.stdout)["items"] == len(split_gold(subset, "dev")) < len(subset)
 
     broken = tmp_path / "broken.jsonl"
-    broken.write_text('{"text": "fine", "labels": []}\n{"text": "no labels"}\n', encoding="utf-8")
+    broken.write_text('{"text": "fine", "labels": []}\n{"text": "labels not a list", "labels": "x"}\n', encoding="utf-8")
     bad = CliRunner().invoke(app, ["eval", "narratives", str(broken)])
     assert bad.exit_code == 1 and f"{broken}:2: needs 'text'" in bad.stderr
 
@@ -113,12 +128,12 @@ def test_review_then_train_uses_the_analysts_verdicts(demo_warehouse: Path, tmp_
     candidates = json.loads(listed.stdout)
     assert candidates and {"document_id", "narrative", "score", "evidence"} <= set(candidates[0])
     scores = [c["score"] for c in candidates]
-    assert scores == sorted(scores) and all(0.35 <= score <= 0.85 for score in scores)  # least sure first
+    assert scores == sorted(scores) and all(THRESHOLD <= score <= THRESHOLD + 0.5 for score in scores)  # least sure first
     first, second = candidates[0], candidates[-1]
     confirmed = CliRunner().invoke(app, ["review", "confirm", first["document_id"], first["narrative"], "--db", str(db),
                                          "--stance", "promote", "--analyst", "test"])
     assert confirmed.exit_code == 0, confirmed.output
-    rejected = CliRunner().invoke(app, ["review", "reject", second["document_id"], "*", "--db", str(db)])
+    rejected = CliRunner().invoke(app, ["review", "reject", second["document_id"], second["narrative"], "--db", str(db)])
     assert rejected.exit_code == 0, rejected.output
     unknown = CliRunner().invoke(app, ["review", "confirm", "no-such-document", "anti_western", "--db", str(db)])
     assert unknown.exit_code == 1 and "no document" in unknown.stderr
@@ -140,6 +155,13 @@ def test_review_then_train_uses_the_analysts_verdicts(demo_warehouse: Path, tmp_
                              input=json.dumps({"id": 1, "text": evidence}, ensure_ascii=False) + "\n")
     assert out.exit_code == 0, out.output
     assert first["narrative"] in [n["id"] for n in json.loads(out.stdout)["narratives"]]
+    # The rejection counts too: the rejected evidence is a hard negative and no longer carries that narrative.
+    rejected_sentence = second["evidence"].split(" | ")[0]
+    before = CliRunner().invoke(app, ["classify"], input=json.dumps({"id": 2, "text": rejected_sentence}, ensure_ascii=False) + "\n")
+    assert second["narrative"] in [n["id"] for n in json.loads(before.stdout)["narratives"]]
+    after = CliRunner().invoke(app, ["classify", "--heads", str(heads_path)],
+                               input=json.dumps({"id": 2, "text": rejected_sentence}, ensure_ascii=False) + "\n")
+    assert second["narrative"] not in [n["id"] for n in json.loads(after.stdout)["narratives"]]
 
 
 def test_long_texts_are_split_into_sentences_for_evidence() -> None:

@@ -44,7 +44,7 @@ def test_heads_round_trip_through_npz(tmp_path: Path) -> None:
     path = tmp_path / "heads.npz"
     heads.save(path)
     loaded = Heads.load(path)
-    assert loaded.digest == heads.digest and loaded.meta == {"codebook": "test@1"}
+    assert loaded.digest == heads.digest and loaded.meta == {"codebook": "test@1", "background_rows": "0"}
     xc = loaded.char.transform(data.texts)
     proba, stance = loaded.scores(x, xc)
     assert np.allclose(proba, heads.scores(x, heads.char.transform(data.texts))[0])
