@@ -1,6 +1,6 @@
 """Alert rules (spike, spread, emerging, silence), digests and their delivery."""
 
-from alerts.delivery import (
+from pmon.alerts.delivery import (
     DeliveryError,
     DeliveryResult,
     DeliverySettings,
@@ -12,9 +12,9 @@ from alerts.delivery import (
     slack_payload,
     store_digest,
 )
-from alerts.digest import Digest, build_digest, defang, escape_markdown, render_html, render_markdown, write_digest
-from alerts.publish import PublishReport, publish_digest
-from alerts.rules import Alert, AlertKind, AlertSettings, Evidence, binomial_upper_tail, evaluate_alerts, list_alerts
+from pmon.alerts.digest import Digest, build_digest, defang, escape_markdown, render_html, render_markdown, write_digest
+from pmon.alerts.publish import PublishReport, publish_digest
+from pmon.alerts.rules import Alert, AlertKind, AlertSettings, Evidence, binomial_upper_tail, evaluate_alerts, list_alerts
 
 __all__ = [
     "Alert",

@@ -35,7 +35,7 @@ import httpx
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from alerts.digest import Digest, chart_file_name, charts_from_html, defang, digest_stem
+from pmon.alerts.digest import Digest, chart_file_name, charts_from_html, defang, digest_stem
 
 __all__ = [
     "DeliveryError",
@@ -151,7 +151,7 @@ class DeliveryResult:
 
 
 def _utcnow() -> datetime:
-    from warehouse.store import utcnow
+    from pmon.warehouse.store import utcnow
 
     return utcnow()
 

@@ -27,7 +27,7 @@ from typing import Any
 import duckdb
 import jinja2
 
-from alerts.rules import Alert, AlertKind, AlertSettings, list_alerts
+from pmon.alerts.rules import Alert, AlertKind, AlertSettings, list_alerts
 
 __all__ = [
     "Chart",
@@ -199,7 +199,7 @@ def build_digest(
 
     Args:
         con: a warehouse connection (read-only is enough).
-        since: first day of the window (e.g. `warehouse.parse_since("7d")`).
+        since: first day of the window (e.g. `pmon.warehouse.parse_since("7d")`).
         now: naive UTC now (default: the current time); the window ends with its day.
         settings: alert settings; their `baseline_days` sets the comparison window before `since`.
         charts: render the charts (about two seconds: vl-convert starts a JavaScript engine once per process).
@@ -208,7 +208,7 @@ def build_digest(
         A `Digest`; its id is a hash of the window and the alert ids, so the same digest is recognised when
         delivered again.
     """
-    from warehouse.store import utcnow
+    from pmon.warehouse.store import utcnow
 
     settings = settings or AlertSettings()
     now = now or utcnow()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from alerts.delivery import (
+from pmon.alerts.delivery import (
     DeliveryResult,
     DeliverySettings,
     Target,
@@ -25,11 +25,11 @@ from alerts.delivery import (
     retry_failed,
     store_digest,
 )
-from alerts.digest import build_digest, chart_file_name, digest_stem, render_html, render_markdown
-from alerts.rules import Alert, AlertSettings, evaluate_alerts
+from pmon.alerts.digest import build_digest, chart_file_name, digest_stem, render_html, render_markdown
+from pmon.alerts.rules import Alert, AlertSettings, evaluate_alerts
 
 if TYPE_CHECKING:
-    from classifiers.encoders import Encoder
+    from pmon.classifiers.encoders import Encoder
 
 __all__ = ["PublishReport", "publish_digest"]
 
@@ -83,7 +83,7 @@ def publish_digest(
         con: a read-write warehouse connection.
         since: first day of the digest's window.
         out_dir: write Markdown (+ chart PNGs), HTML and JSON here (a `file` delivery); None: no files.
-        targets: further deliveries (`alerts.delivery.parse_target`).
+        targets: further deliveries (`pmon.alerts.delivery.parse_target`).
         evaluate: run the alert rules first (idempotent); False lists only alerts stored earlier.
         now: naive UTC now (default: the current time).
         alert_settings: rule settings (default: from `PMON_ALERTS_*`).

@@ -1,7 +1,7 @@
 """Alert rules over the warehouse: spike, spread, emerging and silence.
 
 Every rule compares a *recent* window (the last `recent_days` days, today included) with a *baseline* window
-(the `baseline_days` days before it), reading the daily aggregates that `warehouse.refresh_trends` keeps
+(the `baseline_days` days before it), reading the daily aggregates that `pmon.warehouse.refresh_trends` keeps
 (`narrative_daily`, `doc_daily`), so evaluation costs milliseconds however many documents there are; only the
 emerging rule reads documents and embeds them. docs/alerts.md explains the rules with examples.
 
@@ -57,7 +57,7 @@ from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
-    from classifiers.encoders import Encoder
+    from pmon.classifiers.encoders import Encoder
 
 __all__ = [
     "Alert",
@@ -232,7 +232,7 @@ def _midnight(day: date) -> datetime:
 
 
 def _utcnow() -> datetime:
-    from warehouse.store import utcnow
+    from pmon.warehouse.store import utcnow
 
     return utcnow()
 
@@ -271,14 +271,14 @@ def evaluate_alerts(
 ) -> list[Alert]:
     """Run every rule on the warehouse and store the alerts not stored before.
 
-    Reads the trend aggregates, so call it after `warehouse.refresh_trends`. Idempotent: evaluating again (the
+    Reads the trend aggregates, so call it after `pmon.warehouse.refresh_trends`. Idempotent: evaluating again (the
     same day or later within the same windows) stores nothing new.
 
     Args:
         con: a read-write connection to a migrated warehouse.
         settings: windows and thresholds (default: `AlertSettings()`, i.e. from `PMON_ALERTS_*`).
         now: naive UTC "now"; the recent window ends with its day (default: the current time).
-        encoder: the encoder for emerging groups (default: `classifiers.encoders.load_encoder()`, loaded only
+        encoder: the encoder for emerging groups (default: `pmon.classifiers.encoders.load_encoder()`, loaded only
             when there are enough unlabelled recent documents to form a group).
 
     Returns:
@@ -649,7 +649,7 @@ def _emerging_alerts(
     if len(docs) < s.emerging_min_size:
         return []
     if encoder is None:
-        from classifiers.encoders import load_encoder
+        from pmon.classifiers.encoders import load_encoder
 
         encoder = load_encoder()
     texts = [_full_text(title, text) for _, _, _, title, text, *_ in docs]

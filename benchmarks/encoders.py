@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classifiers.encoders.samples import SAMPLE_SENTENCES
+from pmon.classifiers.encoders.samples import SAMPLE_SENTENCES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: name -> load_encoder arguments
@@ -49,7 +49,7 @@ def benchmark_texts(count: int) -> list[str]:
 def run_worker(config: str, count: int, batch_size: int, out: Path) -> None:
     """Measure one configuration in this process; write the embeddings and a JSON summary under `out`."""
     started = time.perf_counter()
-    from classifiers.encoders import load_encoder
+    from pmon.classifiers.encoders import load_encoder
 
     encoder = load_encoder(**CONFIGS[config])
     texts = benchmark_texts(count)

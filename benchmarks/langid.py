@@ -54,8 +54,8 @@ def main() -> None:
     """Measure and print; the last line is JSON."""
     import pycld2
 
-    from classifiers.langid import detect, detect_document
-    from classifiers.langid.detector import warm_up
+    from pmon.classifiers.langid import detect, detect_document
+    from pmon.classifiers.langid.detector import warm_up
 
     source = Path(sys.argv[1]) if len(sys.argv) > 1 else (DEV_SET if DEV_SET.is_file() else FIXTURES)
     texts = _sentences(source)

@@ -51,10 +51,10 @@ def rss_mb() -> float:
 
 def documents(count: int, seed: int) -> Any:
     """(RawItem, LanguageResult, Classification) batches of `BATCH`, with the corpus's sizes and labels."""
-    from schemas.codebook import Stance, load_codebook
-    from schemas.detections import Classification, NarrativeScore
-    from schemas.documents import RawItem
-    from schemas.language import LanguageResult
+    from pmon.schemas.codebook import Stance, load_codebook
+    from pmon.schemas.detections import Classification, NarrativeScore
+    from pmon.schemas.documents import RawItem
+    from pmon.schemas.language import LanguageResult
 
     rng = random.Random(seed)
     sentences = SentenceSource(load_sentence_pool(), rng)
@@ -86,9 +86,9 @@ def documents(count: int, seed: int) -> Any:
 
 def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     """Write `args.docs` documents as the flow does; RSS and DuckDB memory per 10,000 documents."""
-    from classifiers.narratives.model import MemoryEmbeddingCache
-    from schemas.documents import identity
-    from warehouse import Warehouse, refresh_trends
+    from pmon.classifiers.narratives.model import MemoryEmbeddingCache
+    from pmon.schemas.documents import identity
+    from pmon.warehouse import Warehouse, refresh_trends
 
     figures: dict[str, Any] = {"benchmark": "memory", "docs": args.docs, "rss_mb": {}, "duckdb_mb": {}}
     figures["rss_start_mb"] = round(rss_mb(), 1)

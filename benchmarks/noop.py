@@ -68,8 +68,8 @@ def write_feeds(out_dir: Path, base_url: str, count: int, seed: int = 7) -> Path
 
 def measure(size: int, workdir: Path, repeat: int, empty_flow: Any, encoder: Any) -> dict[str, Any]:
     """A first run that stores `size` feeds' posts, then `repeat` timed no-op runs."""
-    import flows.monitor as monitor_module
-    from flows.monitor import run_monitor
+    import pmon.flows.monitor as monitor_module
+    from pmon.flows.monitor import run_monitor
 
     media = workdir / f"media-{size}"
     media.mkdir()
@@ -149,8 +149,8 @@ def main() -> None:
     os.environ.setdefault("PMON_DATA_DIR", str(workdir))
     load_before = os.getloadavg()
     try:
-        from classifiers.narratives import load_classifier
-        from flows.monitor import run_monitor  # noqa: F401 - first: flows.settings configures Prefect
+        from pmon.classifiers.narratives import load_classifier
+        from pmon.flows.monitor import run_monitor  # noqa: F401 - first: flows.settings configures Prefect
         from prefect import flow
 
         started = time.perf_counter()

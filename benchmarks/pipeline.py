@@ -100,7 +100,7 @@ def load_sentence_pool(gold_dir: Path = GOLD_DIR) -> dict[str, list[str]]:
     Splitting first means every piece the classifier later embeds carries its own distinct number (see
     `SentenceSource`), so no piece repeats across documents.
     """
-    from classifiers.narratives import split_sentences
+    from pmon.classifiers.narratives import split_sentences
 
     pool: dict[str, list[str]] = {}
     for variety, name in VARIETIES.items():
@@ -403,7 +403,7 @@ def _summary(paragraph: str, limit: int = 160) -> str:
 _SERVER = """
 import sys, time
 sys.path.insert(0, {root!r})
-from ingestion.local_server import serve_directory
+from pmon.ingestion.local_server import serve_directory
 with serve_directory({directory!r}) as url:
     print(url, flush=True)
     while True:
@@ -519,11 +519,11 @@ class EncoderRecorder:
 
 def install_probes(probes: Probes) -> Callable[[], None]:
     """Put timing wrappers around the pipeline's stages; returns the function that removes them."""
-    import classifiers.langid as langid
-    import flows.monitor as monitor_module
-    import ingestion
-    from classifiers.narratives import NarrativeClassifier
-    from warehouse import Warehouse
+    import pmon.classifiers.langid as langid
+    import pmon.flows.monitor as monitor_module
+    from pmon import ingestion
+    from pmon.classifiers.narratives import NarrativeClassifier
+    from pmon.warehouse import Warehouse
 
     originals: list[tuple[Any, str, Any]] = []
 
@@ -704,8 +704,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                  f"{corpus.served_bytes / 2**20:.1f} MB served, written in {figures['corpus_s']} s")
 
             started = time.perf_counter()
-            from classifiers.narratives import load_classifier
-            from flows.monitor import BATCH_SIZE, run_monitor  # first: flows.settings configures Prefect
+            from pmon.classifiers.narratives import load_classifier
+            from pmon.flows.monitor import BATCH_SIZE, run_monitor  # first: flows.settings configures Prefect
             from prefect import flow
 
             if args.torch_threads:
@@ -784,7 +784,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             _say(f"encoder replay, {name.replace('_', ' ')}: {result.texts} sentences in {result.calls} calls, "
                  f"{result.seconds:.1f} s ({documents / result.seconds:.1f} documents/s, "
                  f"{result.texts / result.seconds:.0f} sentences/s)")
-        from warehouse import Warehouse
+        from pmon.warehouse import Warehouse
 
         with Warehouse.open(db, read_only=True) as wh:
             stored = wh.count("documents")

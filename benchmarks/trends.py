@@ -161,7 +161,7 @@ def timed(function: Callable[[], Any], repeat: int) -> dict[str, Any]:
 
 def read_queries(con: Any, today: date) -> dict[str, Callable[[], Any]]:
     """The trend queries of `pmon trends`, the digests and the alert rules, by name."""
-    from warehouse import TrendQuery, compare_windows, query_trends
+    from pmon.warehouse import TrendQuery, compare_windows, query_trends
 
     since = today - timedelta(days=89)  # the CLI's default --since 90d
     queries: dict[str, Callable[[], Any]] = {}
@@ -191,9 +191,9 @@ def read_queries(con: Any, today: date) -> dict[str, Callable[[], Any]]:
 
 
 def alert_queries(con: Any, today: date) -> dict[str, Callable[[], Any]]:
-    """`alerts.evaluate_alerts` (spike, spread and silence rules; emerging off), when the alerts package has it."""
+    """`pmon.alerts.evaluate_alerts` (spike, spread and silence rules; emerging off), when the alerts package has it."""
     try:
-        from alerts.rules import AlertSettings, evaluate_alerts
+        from pmon.alerts.rules import AlertSettings, evaluate_alerts
     except ImportError:
         return {}
     settings = AlertSettings(emerging_enabled=False)
@@ -203,10 +203,10 @@ def alert_queries(con: Any, today: date) -> dict[str, Callable[[], Any]]:
 
 def writer_costs(con: Any, warehouse: Any, repeat: int) -> dict[str, dict[str, Any]]:
     """What one monitoring run pays at this warehouse size besides its new documents."""
-    from schemas.detections import Classification, NarrativeScore
-    from schemas.documents import RawItem
-    from schemas.language import LanguageResult
-    from warehouse import refresh_trends
+    from pmon.schemas.detections import Classification, NarrativeScore
+    from pmon.schemas.documents import RawItem
+    from pmon.schemas.language import LanguageResult
+    from pmon.warehouse import refresh_trends
 
     costs: dict[str, dict[str, Any]] = {}
     costs["refresh_trends full rebuild"] = timed(lambda: refresh_trends(con, full=True), max(1, repeat // 3))
@@ -276,8 +276,8 @@ def main() -> None:
 
     import duckdb
 
-    from schemas.codebook import load_codebook
-    from warehouse import Warehouse
+    from pmon.schemas.codebook import load_codebook
+    from pmon.warehouse import Warehouse
 
     scratch = None
     if args.db is None:
@@ -299,7 +299,7 @@ def main() -> None:
                 started = time.perf_counter()
                 figures["build"] = build(con, args.detections, args.sources, args.days, today,
                                          load_codebook().leaf_ids)
-                from warehouse import refresh_trends
+                from pmon.warehouse import refresh_trends
 
                 refresh_trends(con, full=True)
                 figures["build"]["total_s"] = round(time.perf_counter() - started, 1)
@@ -321,7 +321,7 @@ def main() -> None:
 
         # What `pmon trends` pays on top: opening the file read-only, then one query.
         def cli_trends() -> Any:
-            from warehouse import TrendQuery, query_trends
+            from pmon.warehouse import TrendQuery, query_trends
 
             with Warehouse.open(args.db, read_only=True) as reader:
                 return query_trends(reader.con, TrendQuery(since=today - timedelta(days=89), until=today))

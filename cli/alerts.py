@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cli.output import OutputFormat, console, err_console
+from pmon.cli.output import OutputFormat, console, err_console
 
 DEFAULT_DB = Path("data/pmon.duckdb")
 DbOption = Annotated[Path, typer.Option("--db", help="DuckDB warehouse file", envvar="PMON_DB")]
@@ -37,7 +37,7 @@ def _existing(db: Path) -> Path:
 def _alerts_table(rows: list[dict[str, Any]], title: str) -> None:
     from datetime import datetime, timedelta
 
-    from alerts.digest import defang
+    from pmon.alerts.digest import defang
 
     table = Table(title=title, show_lines=True)
     for column in ("kind", "subject", "window", "seen", "expected", "summary", "docs"):
@@ -78,8 +78,8 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         JSON is a list of objects with kind, narrative, lang, source_id, window, observed, expected, score,
         summary, details and evidence (documents with id, url, title, excerpt, lang, published_at).
         """
-        from alerts.rules import AlertKind, evaluate_alerts, list_alerts
-        from warehouse import TrendQueryError, Warehouse, WarehouseBusy, parse_since
+        from pmon.alerts.rules import AlertKind, evaluate_alerts, list_alerts
+        from pmon.warehouse import TrendQueryError, Warehouse, WarehouseBusy, parse_since
 
         unknown = [k for k in kind or [] if k not in AlertKind.__members__]
         if unknown:
@@ -126,9 +126,9 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
 
         Exit code 1 when a delivery still failed after its retries (it is recorded and retried next time).
         """
-        from alerts.delivery import parse_target
-        from alerts.publish import publish_digest
-        from warehouse import TrendQueryError, Warehouse, WarehouseBusy, parse_since
+        from pmon.alerts.delivery import parse_target
+        from pmon.alerts.publish import publish_digest
+        from pmon.warehouse import TrendQueryError, Warehouse, WarehouseBusy, parse_since
 
         if email and not smtp:
             raise _fail("--email needs --smtp HOST:PORT")
@@ -184,15 +184,15 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         Ctrl-C or SIGTERM. Open the server's UI to see the runs. With --work-pool, registers the deployments on
         the server of PREFECT_API_URL for that pool's workers and exits.
         """
-        from alerts.delivery import parse_target
-        from flows.serve import (
+        from pmon.alerts.delivery import parse_target
+        from pmon.flows.serve import (
             DigestSchedule,
             PrefectServerError,
             build_deployments,
             register_deployments,
             serve_deployments,
         )
-        from schemas.sources import SourcesFileError
+        from pmon.schemas.sources import SourcesFileError
 
         try:
             for address in email or []:

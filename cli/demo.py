@@ -6,16 +6,16 @@ from pathlib import Path
 
 from rich.table import Table
 
-from cli.output import console
+from pmon.cli.output import console
 
 
 def run_demo(db: Path, media_dir: Path, port: int = 8731) -> None:
     """Render the sample media, serve them locally, run `monitor` into `db`, print the trend comparison."""
-    from flows.monitor import run_monitor
-    from ingestion.local_server import serve_directory
-    from sample_media import render
-    from schemas.codebook import load_codebook
-    from warehouse import Warehouse, compare_windows
+    from pmon.flows.monitor import run_monitor
+    from pmon.ingestion.local_server import serve_directory
+    from pmon.sample_media import render
+    from pmon.schemas.codebook import load_codebook
+    from pmon.warehouse import Warehouse, compare_windows
 
     media_dir.mkdir(parents=True, exist_ok=True)
     with serve_directory(media_dir, port=port) as base_url:

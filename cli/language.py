@@ -1,6 +1,6 @@
 """`pmon detect-language` and `pmon eval language`: language identification from the command line.
 
-Both are thin: they read input, call `classifiers.langid` (the same `detect_document` the monitor flow uses)
+Both are thin: they read input, call `pmon.classifiers.langid` (the same `detect_document` the monitor flow uses)
 and write the result.
 """
 
@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.output import err_console
+from pmon.cli.output import err_console
 
 
 class EvalFormat(StrEnum):
@@ -61,7 +61,7 @@ def detect_lines(
     Returns:
         (lines written, bad lines).
     """
-    from classifiers.langid import detect_document
+    from pmon.classifiers.langid import detect_document
 
     written = bad = 0
     for number, line in _lines(source):
@@ -197,7 +197,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Accuracy, precision, recall, false alarms and confusion per language, for sentences and snippets."""
-        from classifiers.langid.evaluate import DETECTORS, LanguageEvalError, evaluate, summary_rows
+        from pmon.classifiers.langid.evaluate import DETECTORS, LanguageEvalError, evaluate, summary_rows
 
         names = detector or ["pmon"]
         if "all" in names:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli.output import OutputFormat, console, emit, err_console
+from pmon.cli.output import OutputFormat, console, emit, err_console
 
 app = typer.Typer(
     name="pmon",
@@ -46,9 +46,9 @@ def run(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Run the monitor flow once over a sources file."""
-    from flows.monitor import dask_task_runner, run_monitor
-    from schemas.sources import SourcesFileError
-    from warehouse import WarehouseBusy
+    from pmon.flows.monitor import dask_task_runner, run_monitor
+    from pmon.schemas.sources import SourcesFileError
+    from pmon.warehouse import WarehouseBusy
 
     runner = None if dask is None else dask_task_runner(None if dask == "local" else dask)
     try:
@@ -80,7 +80,7 @@ def demo(
     port: Annotated[int, typer.Option(help="port of the local media server on 127.0.0.1 (0: any)")] = 8731,
 ) -> None:
     """Serve the bundled synthetic media on 127.0.0.1, run the real monitor flow on them, print the trends."""
-    from cli.demo import run_demo
+    from pmon.cli.demo import run_demo
 
     run_demo(db=db, media_dir=media_dir, port=port)
 
@@ -98,7 +98,7 @@ def trends(
     """Documents and share per narrative × language × source × period."""
     from datetime import date
 
-    from warehouse import TrendQuery, TrendQueryError, Warehouse, WarehouseBusy, parse_since, query_trends
+    from pmon.warehouse import TrendQuery, TrendQueryError, Warehouse, WarehouseBusy, parse_since, query_trends
 
     try:
         query = TrendQuery(
@@ -115,7 +115,7 @@ def trends(
 @app.command()
 def runs(db: DbOption = DEFAULT_DB, limit: int = 10, fmt: FormatOption = OutputFormat.table) -> None:
     """The latest run records: status, counts, durations."""
-    from warehouse import Warehouse
+    from pmon.warehouse import Warehouse
 
     try:
         with Warehouse.open(db, read_only=True) as wh:
@@ -131,7 +131,7 @@ def runs(db: DbOption = DEFAULT_DB, limit: int = 10, fmt: FormatOption = OutputF
 @app.command()
 def quarantine(db: DbOption = DEFAULT_DB, limit: int = 50, fmt: FormatOption = OutputFormat.table) -> None:
     """Items that could not be ingested, with their reason."""
-    from warehouse import Warehouse
+    from pmon.warehouse import Warehouse
 
     try:
         with Warehouse.open(db, read_only=True) as wh:
@@ -151,7 +151,7 @@ def sources_list(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """List the sources of a sources file."""
-    from schemas.sources import SourcesFileError, load_sources
+    from pmon.schemas.sources import SourcesFileError, load_sources
 
     try:
         parsed = load_sources(config)
@@ -168,7 +168,7 @@ def sources_list(
 @sources_app.command("validate")
 def sources_validate(config: Annotated[Path, typer.Option("--config", "-c", help="sources YAML file")]) -> None:
     """Check a sources file; the message names each bad field."""
-    from schemas.sources import SourcesFileError, load_sources
+    from pmon.schemas.sources import SourcesFileError, load_sources
 
     try:
         parsed = load_sources(config)
@@ -181,7 +181,7 @@ def _register_plugins() -> None:
     """Commands that live beside their library code (language ID, models, narratives, alerts)."""
     import importlib
 
-    for name in ("cli.language", "cli.models", "cli.narratives", "cli.alerts", "cli.operations"):
+    for name in ("pmon.cli.language", "pmon.cli.models", "pmon.cli.narratives", "pmon.cli.alerts", "pmon.cli.operations"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

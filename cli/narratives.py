@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.output import OutputFormat, console, emit, err_console
+from pmon.cli.output import OutputFormat, console, emit, err_console
 
 
 class GoldSplit(str, enum.Enum):
@@ -56,8 +56,8 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         batch_size: Annotated[int, typer.Option(help="texts per batch")] = 64,
     ) -> None:
         """Narratives, stance and evidence for each text: JSONL in, JSONL out."""
-        from classifiers.langid import detect_document
-        from classifiers.narratives import load_classifier
+        from pmon.classifiers.langid import detect_document
+        from pmon.classifiers.narratives import load_classifier
 
         classifier = load_classifier(codebook, heads)
         pending: list[dict[str, Any]] = []
@@ -100,8 +100,8 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         ] = GoldSplit.all,
     ) -> None:
         """Per-label and per-language precision/recall/F1, macro-F1, stance accuracy, false alarms."""
-        from classifiers.narratives import load_classifier
-        from classifiers.narratives.evaluate import evaluate, read_gold, split_gold
+        from pmon.classifiers.narratives import load_classifier
+        from pmon.classifiers.narratives.evaluate import evaluate, read_gold, split_gold
 
         try:
             rows = split_gold(read_gold(gold), split.value)
@@ -144,11 +144,11 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         out: Annotated[Path | None, typer.Option(help="where to write the heads (default: beside the warehouse)")] = None,
     ) -> None:
         """Retrain the narrative heads from the codebook plus analyst labels stored in the warehouse."""
-        from classifiers.encoders import load_encoder
-        from classifiers.narratives import train_classifier, trained_heads_path
-        from schemas.codebook import DEFAULT_CODEBOOK, load_codebook
-        from warehouse import Warehouse
-        from warehouse.labels import analyst_training_set
+        from pmon.classifiers.encoders import load_encoder
+        from pmon.classifiers.narratives import train_classifier, trained_heads_path
+        from pmon.schemas.codebook import DEFAULT_CODEBOOK, load_codebook
+        from pmon.warehouse import Warehouse
+        from pmon.warehouse.labels import analyst_training_set
 
         book = load_codebook(codebook or DEFAULT_CODEBOOK)
         extra = None
@@ -174,9 +174,9 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         """List low-confidence detections not yet reviewed (confirm or reject them with the sub-commands)."""
         if ctx.invoked_subcommand:
             return
-        from classifiers.narratives.model import THRESHOLD
-        from warehouse import Warehouse
-        from warehouse.labels import low_confidence
+        from pmon.classifiers.narratives.model import THRESHOLD
+        from pmon.warehouse import Warehouse
+        from pmon.warehouse.labels import low_confidence
 
         with Warehouse.open(db, read_only=True) as wh:
             rows = low_confidence(wh.con, limit=limit, margin=margin, threshold=THRESHOLD)
@@ -184,8 +184,8 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
              columns=["document_id", "narrative", "score", "stance", "lang", "evidence"])
 
     def _label(db: Path, document_id: str, narrative: str, verdict: str, stance: str | None, analyst: str | None) -> None:
-        from warehouse import Warehouse
-        from warehouse.labels import record_label
+        from pmon.warehouse import Warehouse
+        from pmon.warehouse.labels import record_label
 
         with Warehouse.open(db, wait_seconds=30, purpose="review") as wh:
             try:

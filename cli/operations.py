@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli.output import console, err_console
+from pmon.cli.output import console, err_console
 
 
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:
@@ -25,8 +25,8 @@ def export(
     wait: Annotated[float, typer.Option("--wait", help="seconds to wait while a run is writing the warehouse")] = 60.0,
 ) -> None:
     """Export documents and detections to date-partitioned Parquet (DuckDB, Spark, pandas and others read it)."""
-    from warehouse import TrendQueryError, Warehouse, WarehouseBusy, parse_since
-    from warehouse.export import ExportError, export_parquet
+    from pmon.warehouse import TrendQueryError, Warehouse, WarehouseBusy, parse_since
+    from pmon.warehouse.export import ExportError, export_parquet
 
     try:
         first_day = parse_since(since) if since else None

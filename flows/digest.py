@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flows import settings as _settings  # noqa: F401 - before prefect
+from pmon.flows import settings as _settings  # noqa: F401 - before prefect
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
@@ -25,9 +25,9 @@ def publish(
     wait_seconds: float,
 ) -> dict[str, Any]:
     """Evaluate alerts, then build, store and deliver the digest of the window."""
-    from alerts.delivery import parse_target
-    from alerts.publish import publish_digest
-    from warehouse import Warehouse, parse_since
+    from pmon.alerts.delivery import parse_target
+    from pmon.alerts.publish import publish_digest
+    from pmon.warehouse import Warehouse, parse_since
 
     targets = [parse_target("email", address, smtp) for address in email]
     targets += [parse_target("webhook", url) for url in webhook]
@@ -60,7 +60,7 @@ def digest(
     Raises:
         DeliveryFailed: a delivery failed after all its attempts (the run is then retried).
     """
-    from flows.serve import warehouse_slot
+    from pmon.flows.serve import warehouse_slot
 
     with warehouse_slot(db_path, timeout_seconds=wait_seconds):
         report = publish(db_path, since, out_dir, email or [], smtp, webhook or [], wait_seconds)

@@ -26,20 +26,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from flows import settings as _settings  # noqa: F401 - before prefect
+from pmon.flows import settings as _settings  # noqa: F401 - before prefect
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from ingestion import IngestLimits, SafeFetcher, SourceBatch, read_source
-from schemas.detections import Classification
-from schemas.documents import RawItem, identity
-from schemas.language import LanguageResult
-from schemas.runs import SourceRunStats
-from schemas.sources import SourceConfig, load_sources
-from warehouse import Warehouse, refresh_trends
-from warehouse.store import crash_point, utcnow
+from pmon.ingestion import IngestLimits, SafeFetcher, SourceBatch, read_source
+from pmon.schemas.detections import Classification
+from pmon.schemas.documents import RawItem, identity
+from pmon.schemas.language import LanguageResult
+from pmon.schemas.runs import SourceRunStats
+from pmon.schemas.sources import SourceConfig, load_sources
+from pmon.warehouse import Warehouse, refresh_trends
+from pmon.warehouse.store import crash_point, utcnow
 
 BATCH_SIZE = 128
 #: Fetch tasks kept running ahead of the analysis: few while analysis batches are in flight, so that a batch
@@ -123,8 +123,8 @@ def analyse_batch(
     texts: list[str], expected_tag: str | None = None, heads_path: str | None = None,
 ) -> tuple[list[LanguageResult], list[Classification]]:
     """Detect language and classify narratives for one batch of texts (with the flow's classifier, checked)."""
-    from classifiers.langid import detect_document
-    from classifiers.narratives import load_classifier
+    from pmon.classifiers.langid import detect_document
+    from pmon.classifiers.narratives import load_classifier
 
     classifier = load_classifier(heads_path=heads_path)
     if expected_tag is not None and classifier.version_tag != expected_tag:
@@ -246,7 +246,7 @@ def monitor(
         limits: ingestion limits (default: from PMON_INGEST_* environment variables).
         progress: show rich progress bars (the CLI turns this on).
     """
-    from classifiers.narratives import heads_for_warehouse, load_classifier
+    from pmon.classifiers.narratives import heads_for_warehouse, load_classifier
 
     limits = limits or IngestLimits()
     config = load_sources(sources_path)
@@ -444,7 +444,7 @@ class _Pipeline:
         except Exception as exc:  # noqa: BLE001 - a failing batch is recorded; its documents are retried next run
             self.unfinished.update(d.item.source_id for d in chunk)
             summary.errors.append(f"analysis of {len(chunk)} documents failed: {type(exc).__name__}: {exc}")
-            from schemas.documents import QuarantinedItem
+            from pmon.schemas.documents import QuarantinedItem
 
             summary.quarantined += warehouse.quarantine(
                 [QuarantinedItem(source_id=d.item.source_id, stage="classify", reason=str(exc)[:500],
@@ -464,7 +464,7 @@ class _Pipeline:
 def _evaluate_alerts(warehouse: Warehouse, summary: RunSummary, classifier: Any) -> None:
     """Run the alert rules on the refreshed aggregates; a failure is logged and recorded, never fatal to the run."""
     try:
-        from alerts.rules import evaluate_alerts
+        from pmon.alerts.rules import evaluate_alerts
 
         summary.alerts_new = len(evaluate_alerts(warehouse.con, encoder=getattr(classifier, "encoder", None)))
     except Exception as exc:  # noqa: BLE001 - alerts must never cost the run its documents

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from flows import settings as _settings  # noqa: F401 - before prefect
+from pmon.flows import settings as _settings  # noqa: F401 - before prefect
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
     from prefect.schedules import Schedule
 
-    from schemas.sources import SourceConfig
+    from pmon.schemas.sources import SourceConfig
 
 __all__ = [
     "DigestSchedule",
@@ -102,7 +102,7 @@ def ensure_warehouse_limit(db_path: str | Path) -> str:
 @task(retries=2, retry_delay_seconds=exponential_backoff(backoff_factor=30), cache_policy=NO_CACHE)
 def monitor_pass(sources_path: str, db_path: str, group: str, wait_seconds: float) -> dict[str, Any]:
     """One monitoring pass over a source group (retried after 30 s, then 60 s, if it fails)."""
-    from flows.monitor import monitor
+    from pmon.flows.monitor import monitor
 
     with warehouse_slot(db_path, timeout_seconds=wait_seconds):
         summary = monitor(sources_path, db_path, group=group, wait_seconds=wait_seconds)
@@ -141,7 +141,7 @@ class DigestSchedule:
 def _schedule(text: str) -> Schedule:
     from prefect.schedules import Cron, Interval
 
-    from schemas.sources import parse_interval
+    from pmon.schemas.sources import parse_interval
 
     seconds = parse_interval(text)
     return Interval(seconds) if seconds is not None else Cron(text, timezone="UTC")
@@ -154,7 +154,7 @@ def group_schedules(sources: Sequence[SourceConfig]) -> dict[str, list[str]]:
     asks; conditional GET keeps the others cheap). Cron expressions are all kept (a deployment may have several
     schedules). A group without any schedule gets none: it runs when started from the UI or `pmon run --group`.
     """
-    from schemas.sources import parse_interval
+    from pmon.schemas.sources import parse_interval
 
     by_group: dict[str, list[str]] = {}
     for source in sources:
@@ -192,8 +192,8 @@ def build_deployments(
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
     from prefect.types.entrypoint import EntrypointType
 
-    from flows.digest import digest as digest_flow
-    from schemas.sources import load_sources
+    from pmon.flows.digest import digest as digest_flow
+    from pmon.schemas.sources import load_sources
 
     sources_path = str(Path(sources_path).resolve())
     db_path = str(Path(db_path).resolve())

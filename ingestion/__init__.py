@@ -11,17 +11,17 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingestion.content import check_content
-from ingestion.drops import parse_csv, parse_jsonl
-from ingestion.errors import BlockedAddress, FetchError, IngestError, ParseError
-from ingestion.feeds import parse_feed
-from ingestion.http import FetchedResponse, SafeFetcher, check_address
-from ingestion.limits import IngestLimits
-from ingestion.pages import parse_page
-from ingestion.telegram import parse_export
-from ingestion.text import clean_line, clean_text
-from schemas.documents import QuarantinedItem, RawItem
-from schemas.sources import SourceConfig, SourceKind
+from pmon.ingestion.content import check_content
+from pmon.ingestion.drops import parse_csv, parse_jsonl
+from pmon.ingestion.errors import BlockedAddress, FetchError, IngestError, ParseError
+from pmon.ingestion.feeds import parse_feed
+from pmon.ingestion.http import FetchedResponse, SafeFetcher, check_address
+from pmon.ingestion.limits import IngestLimits
+from pmon.ingestion.pages import parse_page
+from pmon.ingestion.telegram import parse_export
+from pmon.ingestion.text import clean_line, clean_text
+from pmon.schemas.documents import QuarantinedItem, RawItem
+from pmon.schemas.sources import SourceConfig, SourceKind
 
 __all__ = [
     "BlockedAddress",

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from ingestion.errors import ParseError
-from ingestion.text import decode_bytes
+from pmon.ingestion.errors import ParseError
+from pmon.ingestion.text import decode_bytes
 
 #: Media types no source kind can be: refused whatever the kind.
 _BINARY_TYPES = ("image/", "audio/", "video/", "font/", "model/")

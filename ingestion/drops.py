@@ -16,9 +16,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ingestion.errors import ParseError
-from ingestion.text import REPLACEMENT, clean_line, clean_text, decode_bytes, parse_datetime
-from schemas.documents import RawItem
+from pmon.ingestion.errors import ParseError
+from pmon.ingestion.text import REPLACEMENT, clean_line, clean_text, decode_bytes, parse_datetime
+from pmon.schemas.documents import RawItem
 
 # The csv module refuses fields over 128 KiB with an error that ends the reader; the item size limit
 # (max_item_chars) is the judge of long items instead, with a reason in quarantine.

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import feedparser
 
-from ingestion.content import refuse_entity_declarations
-from ingestion.errors import ParseError
-from ingestion.text import REPLACEMENT, clean_line, decode_bytes, declared_xml_encoding, html_to_text, struct_to_datetime
-from schemas.documents import RawItem
+from pmon.ingestion.content import refuse_entity_declarations
+from pmon.ingestion.errors import ParseError
+from pmon.ingestion.text import REPLACEMENT, clean_line, decode_bytes, declared_xml_encoding, html_to_text, struct_to_datetime
+from pmon.schemas.documents import RawItem
 
 _BOM_STARTS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _HTML_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)[\s>]", re.IGNORECASE | re.DOTALL)

@@ -25,8 +25,8 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
-from ingestion.errors import BlockedAddress, FetchError
-from ingestion.limits import IngestLimits
+from pmon.ingestion.errors import BlockedAddress, FetchError
+from pmon.ingestion.limits import IngestLimits
 
 USER_AGENT = "pmon/0.1 (+research monitoring; contact: see README)"
 

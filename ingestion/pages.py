@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import trafilatura
 
-from ingestion.errors import ParseError
-from ingestion.text import REPLACEMENT, clean_line, clean_text, decode_bytes, declared_html_charset, parse_datetime
-from schemas.documents import RawItem
+from pmon.ingestion.errors import ParseError
+from pmon.ingestion.text import REPLACEMENT, clean_line, clean_text, decode_bytes, declared_html_charset, parse_datetime
+from pmon.schemas.documents import RawItem
 
 #: Share of U+FFFD in the extracted text above which a page is judged undecodable rather than merely odd.
 MAX_REPLACEMENT_SHARE = 0.01

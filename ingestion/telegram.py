@@ -12,9 +12,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ingestion.errors import ParseError
-from ingestion.text import REPLACEMENT, clean_line, clean_text, decode_bytes, parse_datetime
-from schemas.documents import RawItem
+from pmon.ingestion.errors import ParseError
+from pmon.ingestion.text import REPLACEMENT, clean_line, clean_text, decode_bytes, parse_datetime
+from pmon.schemas.documents import RawItem
 
 _MAX_ENTITY_DEPTH = 20
 

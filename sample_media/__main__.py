@@ -1,5 +1,5 @@
-"""`python -m sample_media OUT_DIR [BASE_URL] [YYYY-MM-DD]`: render the demo media and print the manifest."""
+"""`python -m pmon.sample_media OUT_DIR [BASE_URL] [YYYY-MM-DD]`: render the demo media and print the manifest."""
 
-from sample_media.build import main
+from pmon.sample_media.build import main
 
 main()

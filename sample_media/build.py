@@ -15,7 +15,7 @@ Planted signals, all relative to the anchor date (default: today, UTC):
 Rendering is deterministic: the same anchor, seed, base URL and gold files give byte-identical output.
 
 Example:
-    >>> from sample_media import render
+    >>> from pmon.sample_media import render
     >>> manifest = render(Path("/tmp/media"), "http://127.0.0.1:8765")  # doctest: +SKIP
     >>> manifest.total_items  # doctest: +SKIP
     775
@@ -34,6 +34,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +42,13 @@ import jinja2
 import yaml
 from pydantic import BaseModel, Field
 
-from schemas.documents import normalise_for_identity
+from pmon.schemas.documents import normalise_for_identity
 
 __all__ = ["GOLD_DIR", "VARIETIES", "Manifest", "SampleMediaError", "render"]
 
-#: Where the gold sentences live (one JSONL file per language variety).
-GOLD_DIR = Path(__file__).resolve().parent.parent / "eval" / "narratives"
+#: Where the gold sentences live (one JSONL file per language variety): package data of pmon.eval (the eval/
+#: folder), in a checkout and in an installed wheel alike.
+GOLD_DIR = Path(str(resources.files("pmon.eval").joinpath("narratives"))).resolve()
 #: The language varieties the media should cover, as `<lang>-<Script>`.
 VARIETIES: tuple[str, ...] = ("en-Latn", "tg-Cyrl", "uz-Latn", "uz-Cyrl", "fa-Arab", "ps-Arab", "ug-Arab", "ug-Latn")
 
@@ -864,12 +866,12 @@ def _write(path: Path, content: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """`python -m sample_media OUT_DIR [BASE_URL] [YYYY-MM-DD]`: render and print the manifest."""
+    """`python -m pmon.sample_media OUT_DIR [BASE_URL] [YYYY-MM-DD]`: render and print the manifest."""
     import sys
 
     args = list(sys.argv[1:] if argv is None else argv)
     if not args:
-        raise SystemExit("usage: python -m sample_media OUT_DIR [BASE_URL] [YYYY-MM-DD]")
+        raise SystemExit("usage: python -m pmon.sample_media OUT_DIR [BASE_URL] [YYYY-MM-DD]")
     base = args[1] if len(args) > 1 else "http://127.0.0.1:8765"
     anchor = date.fromisoformat(args[2]) if len(args) > 2 else None
     print(render(Path(args[0]), base, anchor).model_dump_json(indent=2))

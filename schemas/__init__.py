@@ -1,11 +1,11 @@
 """Data contracts (pydantic): sources, documents, language results, detections, codebook, runs."""
 
-from schemas.codebook import Codebook, CodebookError, Narrative, Stance, load_codebook
-from schemas.detections import Classification, NarrativeScore
-from schemas.documents import QuarantinedItem, RawItem, content_hash, document_id, normalise_for_identity
-from schemas.language import TARGET_LANGUAGES, UNDETERMINED, LanguageCandidate, LanguageResult, LanguageSegment
-from schemas.runs import RunRecord, SourceRunStats
-from schemas.sources import SourceConfig, SourceKind, SourcesFile, SourcesFileError, load_sources
+from pmon.schemas.codebook import Codebook, CodebookError, Narrative, Stance, load_codebook
+from pmon.schemas.detections import Classification, NarrativeScore
+from pmon.schemas.documents import QuarantinedItem, RawItem, content_hash, document_id, normalise_for_identity
+from pmon.schemas.language import TARGET_LANGUAGES, UNDETERMINED, LanguageCandidate, LanguageResult, LanguageSegment
+from pmon.schemas.runs import RunRecord, SourceRunStats
+from pmon.schemas.sources import SourceConfig, SourceKind, SourcesFile, SourcesFileError, load_sources
 
 __all__ = [
     "TARGET_LANGUAGES",

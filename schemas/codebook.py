@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import hashlib
 from enum import StrEnum
+from importlib import resources
 from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from schemas.language import TARGET_LANGUAGES
-from schemas.yaml_text import parse_yaml
+from pmon.schemas.language import TARGET_LANGUAGES
+from pmon.schemas.yaml_text import parse_yaml
 
 
 class Stance(StrEnum):
@@ -132,7 +133,8 @@ class CodebookError(ValueError):
     """A codebook folder that cannot be used; the message names the file and the problem."""
 
 
-DEFAULT_CODEBOOK = Path(__file__).resolve().parent.parent / "codebooks" / "iskp"
+# Package data of pmon.codebooks (the codebooks/ folder), in a checkout and in an installed wheel alike.
+DEFAULT_CODEBOOK = Path(str(resources.files("pmon.codebooks").joinpath("iskp"))).resolve()
 
 
 def load_codebook(folder: str | Path = DEFAULT_CODEBOOK) -> Codebook:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from schemas.codebook import Stance
+from pmon.schemas.codebook import Stance
 
 
 class NarrativeScore(BaseModel):

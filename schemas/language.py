@@ -1,4 +1,4 @@
-"""Language identification results: what `classifiers.langid` returns and the warehouse stores."""
+"""Language identification results: what `pmon.classifiers.langid` returns and the warehouse stores."""
 
 from __future__ import annotations
 

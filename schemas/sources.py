@@ -10,8 +10,8 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from schemas.language import TARGET_LANGUAGES
-from schemas.yaml_text import parse_yaml
+from pmon.schemas.language import TARGET_LANGUAGES
+from pmon.schemas.yaml_text import parse_yaml
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 

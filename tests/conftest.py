@@ -31,7 +31,7 @@ def _hermetic_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
 @pytest.fixture
 def memory_warehouse():
     """A migrated in-memory warehouse."""
-    from warehouse import Warehouse
+    from pmon.warehouse import Warehouse
 
     wh = Warehouse.open(":memory:")
     yield wh
@@ -47,8 +47,8 @@ def fixtures() -> Path:
 @pytest.fixture(scope="session")
 def demo_media(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
     """The synthetic sample media rendered and served on 127.0.0.1: (media folder, base URL)."""
-    from ingestion.local_server import serve_directory
-    from sample_media import render
+    from pmon.ingestion.local_server import serve_directory
+    from pmon.sample_media import render
 
     media = tmp_path_factory.mktemp("demo-media")
     with serve_directory(media) as base_url:
@@ -59,7 +59,7 @@ def demo_media(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path,
 @pytest.fixture(scope="session")
 def demo_warehouse(demo_media: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A warehouse filled by one real `monitor` run over the demo media (the real model; about a minute)."""
-    from flows.monitor import run_monitor
+    from pmon.flows.monitor import run_monitor
 
     media, _ = demo_media
     db = tmp_path_factory.mktemp("demo-db") / "demo.duckdb"

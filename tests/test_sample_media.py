@@ -17,9 +17,9 @@ import lxml.html
 import pytest
 import trafilatura
 
-from sample_media import GOLD_DIR, VARIETIES, SampleMediaError, render
-from sample_media.build import derive_title
-from schemas.sources import load_sources
+from pmon.sample_media import GOLD_DIR, VARIETIES, SampleMediaError, render
+from pmon.sample_media.build import derive_title
+from pmon.schemas.sources import load_sources
 
 ANCHOR = date(2026, 11, 20)
 BASE_URL = "http://127.0.0.1:8765"

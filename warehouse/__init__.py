@@ -1,8 +1,8 @@
 """Everything DuckDB: migrations, idempotent upserts, trend aggregates and queries, exports."""
 
-from warehouse.lock import WarehouseBusy, WriterLock
-from warehouse.store import DEFAULT_DB, StoredBatch, Warehouse, apply_migrations, utcnow
-from warehouse.trends import (
+from pmon.warehouse.lock import WarehouseBusy, WriterLock
+from pmon.warehouse.store import DEFAULT_DB, StoredBatch, Warehouse, apply_migrations, utcnow
+from pmon.warehouse.trends import (
     TrendQuery,
     TrendQueryError,
     TrendRefresh,

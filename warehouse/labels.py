@@ -7,7 +7,7 @@ from typing import Any
 
 import duckdb
 
-from warehouse.store import utcnow
+from pmon.warehouse.store import utcnow
 
 VERDICTS = ("confirm", "reject")
 
@@ -62,7 +62,7 @@ def analyst_training_set(con: duckdb.DuckDBPyConnection, leaf_ids: Sequence[str]
     A rejected detection's evidence becomes a "none" example (a hard negative) unless the same sentence is evidence
     of a narrative confirmed on that document; confirmed ones are positives with the analyst's stance.
     """
-    from classifiers.narratives import TrainingSet
+    from pmon.classifiers.narratives import TrainingSet
 
     rows = con.execute(
         """SELECT l.document_id, l.narrative, l.verdict, l.stance, d.text, d.lang, det.evidence

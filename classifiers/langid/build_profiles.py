@@ -17,7 +17,7 @@ text), only n-grams seen once are dropped: the corpus is small.
 
 Run from the repository root:
 
-    python -m classifiers.langid.build_profiles
+    python -m pmon.classifiers.langid.build_profiles
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from pathlib import Path
 
 from langdetect.utils.lang_profile import LangProfile
 
-from classifiers.langid.normalize import normalize_for_detection
-from classifiers.transliteration import uyghur_arabic_to_latin, uzbek_latin_to_cyrillic
+from pmon.classifiers.langid.normalize import normalize_for_detection
+from pmon.classifiers.transliteration import uyghur_arabic_to_latin, uzbek_latin_to_cyrillic
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
 CORPUS_DIR = PROFILE_DIR / "corpus"

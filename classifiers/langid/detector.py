@@ -26,8 +26,8 @@ from __future__ import annotations
 import math
 import re
 
-from classifiers.langid import backends
-from classifiers.langid.evidence import (
+from pmon.classifiers.langid import backends
+from pmon.classifiers.langid.evidence import (
     ARABIC,
     COMMON,
     CYRILLIC,
@@ -41,8 +41,8 @@ from classifiers.langid.evidence import (
     word_evidence,
     words_of,
 )
-from classifiers.langid.normalize import normalize_for_detection
-from schemas.language import UNDETERMINED, LanguageCandidate, LanguageResult, LanguageSegment
+from pmon.classifiers.langid.normalize import normalize_for_detection
+from pmon.schemas.language import UNDETERMINED, LanguageCandidate, LanguageResult, LanguageSegment
 
 #: Below this many letters nothing can be told.
 MIN_LETTERS = 3

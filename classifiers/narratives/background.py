@@ -8,7 +8,7 @@ e5 embeddings in fp16 and hashed character n-gram counts (`background/realtext-a
 Every real item has a fixed part, by a hash of its id (`split_of`): `train` (60%) is background, `dev` (20%)
 chose the settings, `test` (20%) is only measured on. Rebuild after changing the realtext set::
 
-    python -m classifiers.narratives.background ../shared/data/realtext
+    python -m pmon.classifiers.narratives.background ../shared/data/realtext
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from classifiers.narratives.model import Background, CharFeatures
-from classifiers.narratives.sentences import split_sentences
-from schemas.documents import content_hash
-from schemas.jsonl import read_objects
+from pmon.classifiers.narratives.model import Background, CharFeatures
+from pmon.classifiers.narratives.sentences import split_sentences
+from pmon.schemas.documents import content_hash
+from pmon.schemas.jsonl import read_objects
 
 DEFAULT_BACKGROUND = Path(__file__).parent / "background" / "realtext-a.npz"
 SPLITS = ("train", "dev", "test")
@@ -147,7 +147,7 @@ def background_meta(path: str | Path | None = None) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     """Rebuild the shipped background from a realtext folder."""
-    from classifiers.encoders import load_encoder
+    from pmon.classifiers.encoders import load_encoder
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("realtext", type=Path, help="folder with sentences.jsonl and documents.jsonl")

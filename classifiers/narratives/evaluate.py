@@ -8,8 +8,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from classifiers.narratives.model import NarrativeClassifier
-from schemas.jsonl import read_objects
+from pmon.classifiers.narratives.model import NarrativeClassifier
+from pmon.schemas.jsonl import read_objects
 
 
 def read_gold(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
@@ -48,7 +48,7 @@ def split_gold(rows: Sequence[dict[str, Any]], split: str = "all") -> list[dict[
     honest figure. Gold items without a numbered id belong to both halves. Real-text items go by
     `background.split_of` (their `train` part is the shipped background, so it is in neither half).
     """
-    from classifiers.narratives.background import split_of
+    from pmon.classifiers.narratives.background import split_of
 
     if split == "all":
         return list(rows)

@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from classifiers.narratives.sentences import split_sentences
-from schemas.codebook import Codebook, Stance
-from schemas.detections import Classification, NarrativeScore
-from schemas.documents import content_hash
+from pmon.classifiers.narratives.sentences import split_sentences
+from pmon.schemas.codebook import Codebook, Stance
+from pmon.schemas.detections import Classification, NarrativeScore
+from pmon.schemas.documents import content_hash
 
 STANCES: tuple[str, ...] = ("promote", "report", "counter", "none")
 #: Settings chosen on development data only (the dev half of eval/narratives, even ids, and the dev part of the
@@ -170,7 +170,7 @@ class Background:
     """Real text that carries no narrative, as features only: embeddings (fp16) and hashed n-gram counts.
 
     It is the "none" side the codebook's synthetic negatives cannot give: news, web and literature written by
-    people. Built from ../shared/data/realtext by `classifiers.narratives.background.build_background` and shipped
+    people. Built from ../shared/data/realtext by `pmon.classifiers.narratives.background.build_background` and shipped
     with the package (no text, see background/README.md).
     """
 

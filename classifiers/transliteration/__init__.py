@@ -4,7 +4,7 @@ Uzbek is written in Latin and Cyrillic, Uyghur in Arabic (UEY) and Latin (ULY) s
 texts in one script and derives the other with these: the codebook's exemplars and gold sets
 (`codebooks/tools/`), and language identification's function words and langdetect profiles.
 
-    >>> from classifiers.transliteration import uyghur_arabic_to_latin, uzbek_latin_to_cyrillic
+    >>> from pmon.classifiers.transliteration import uyghur_arabic_to_latin, uzbek_latin_to_cyrillic
     >>> uzbek_latin_to_cyrillic("Oʻzbekiston: yangi yoʻl")
     'Ўзбекистон: янги йўл'
     >>> uyghur_arabic_to_latin("ئۇيغۇر تىلى ۋە جەمئىيەت")
@@ -13,7 +13,7 @@ texts in one script and derives the other with these: the codebook's exemplars a
 The rules and their limits are in the docstrings of `uzbek` and `uyghur`.
 """
 
-from classifiers.transliteration.uyghur import uyghur_arabic_to_latin
-from classifiers.transliteration.uzbek import uzbek_latin_to_cyrillic
+from pmon.classifiers.transliteration.uyghur import uyghur_arabic_to_latin
+from pmon.classifiers.transliteration.uzbek import uzbek_latin_to_cyrillic
 
 __all__ = ["uyghur_arabic_to_latin", "uzbek_latin_to_cyrillic"]

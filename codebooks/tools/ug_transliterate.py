@@ -1,11 +1,11 @@
 """Generate the ug-Latn codebook files (exemplars and gold set) from the ug-Arab ones.
 
 The Uyghur exemplars and gold set are written once, in the Arabic script (Uyghur Ereb Yéziqi), and the Latin
-files are derived from them with :func:`classifiers.transliteration.uyghur_arabic_to_latin` (names and sentence
+files are derived from them with :func:`pmon.classifiers.transliteration.uyghur_arabic_to_latin` (names and sentence
 starts capitalised), so both scripts carry the same sentences. Run from the repository root::
 
-    .venv/bin/python -m codebooks.tools.ug_transliterate           # rewrite the ug-latn files
-    .venv/bin/python -m codebooks.tools.ug_transliterate --check   # exit 1 if they are out of date
+    .venv/bin/python -m pmon.codebooks.tools.ug_transliterate           # rewrite the ug-latn files
+    .venv/bin/python -m pmon.codebooks.tools.ug_transliterate --check   # exit 1 if they are out of date
 
 The generator refuses output with Arabic-script characters left in it (a letter UEY does not have, or a typo).
 """
@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 import sys
 
-from classifiers.transliteration import uyghur_arabic_to_latin
-from codebooks.tools import derived_files
+from pmon.classifiers.transliteration import uyghur_arabic_to_latin
+from pmon.codebooks.tools import derived_files
 
 _ARABIC_BLOCKS = re.compile("[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
 
@@ -46,7 +46,7 @@ _GENERATED_HEADER = (
 )
 
 UG_LATN = derived_files.DerivedFiles(
-    module="codebooks.tools.ug_transliterate",
+    module="pmon.codebooks.tools.ug_transliterate",
     lang="ug",
     source_script="Arab",
     target_script="Latn",

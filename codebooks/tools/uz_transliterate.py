@@ -1,19 +1,19 @@
 """Generate the uz-Cyrl codebook files (exemplars and gold set) from the uz-Latn ones.
 
 The Uzbek exemplars and gold set are written once, in the official Latin alphabet, and the Cyrillic files are
-derived from them with :func:`classifiers.transliteration.uzbek_latin_to_cyrillic`, so both scripts carry the
+derived from them with :func:`pmon.classifiers.transliteration.uzbek_latin_to_cyrillic`, so both scripts carry the
 same sentences. Run from the repository root::
 
-    .venv/bin/python -m codebooks.tools.uz_transliterate           # rewrite the uz-cyrl files
-    .venv/bin/python -m codebooks.tools.uz_transliterate --check   # exit 1 if they are out of date
+    .venv/bin/python -m pmon.codebooks.tools.uz_transliterate           # rewrite the uz-cyrl files
+    .venv/bin/python -m pmon.codebooks.tools.uz_transliterate --check   # exit 1 if they are out of date
 """
 
 from __future__ import annotations
 
 import sys
 
-from classifiers.transliteration import uzbek_latin_to_cyrillic
-from codebooks.tools import derived_files
+from pmon.classifiers.transliteration import uzbek_latin_to_cyrillic
+from pmon.codebooks.tools import derived_files
 
 _GENERATED_HEADER = (
     "# GENERATED from uz-latn.yaml by `python -m codebooks.tools.uz_transliterate`:\n"
@@ -23,7 +23,7 @@ _GENERATED_HEADER = (
 )
 
 UZ_CYRL = derived_files.DerivedFiles(
-    module="codebooks.tools.uz_transliterate",
+    module="pmon.codebooks.tools.uz_transliterate",
     lang="uz",
     source_script="Latn",
     target_script="Cyrl",

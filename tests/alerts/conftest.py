@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from schemas.detections import Classification, NarrativeScore
-from schemas.documents import RawItem
-from schemas.language import LanguageResult
-from warehouse import Warehouse, refresh_trends
+from pmon.schemas.detections import Classification, NarrativeScore
+from pmon.schemas.documents import RawItem
+from pmon.schemas.language import LanguageResult
+from pmon.warehouse import Warehouse, refresh_trends
 
 #: The day the synthetic warehouses are evaluated on (the demo media are anchored on it too). Today, in UTC: the
 #: CLI tests ask `pmon alerts --since 30d`, which counts back from the real clock, so media anchored on a fixed
@@ -31,11 +31,11 @@ NOW = datetime.combine(TODAY, time(12, 0))
 
 def store_truth_media(wh: Warehouse, media_dir: Path, anchor: date = TODAY) -> dict[str, Any]:
     """Render the demo media into `media_dir`, ingest them for real, store them with their true labels."""
-    from ingestion import IngestLimits, SafeFetcher, read_source
-    from ingestion.local_server import serve_directory
-    from sample_media import render
-    from schemas.codebook import Stance
-    from schemas.sources import load_sources
+    from pmon.ingestion import IngestLimits, SafeFetcher, read_source
+    from pmon.ingestion.local_server import serve_directory
+    from pmon.sample_media import render
+    from pmon.schemas.codebook import Stance
+    from pmon.schemas.sources import load_sources
 
     with serve_directory(media_dir) as base_url:
         manifest = render(media_dir, base_url=base_url, anchor=anchor)
@@ -125,7 +125,7 @@ def make_warehouse() -> Iterator[Callable[[Sequence[Doc]], Warehouse]]:
 
 def add_documents(wh: Warehouse, docs: Sequence[Doc], run_id: str = "test") -> None:
     """Store synthetic documents with the given narratives (score 0.9, stance promote) and refresh trends."""
-    from schemas.codebook import Stance
+    from pmon.schemas.codebook import Stance
 
     items, languages, classifications = [], [], []
     for source, lang, text, days_ago, narratives in docs:

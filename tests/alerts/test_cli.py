@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from pmon.cli.main import app
 
 
 @pytest.fixture(autouse=True)

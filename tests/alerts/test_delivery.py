@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from alerts.delivery import DeliverySettings, deliver, parse_target, retry_failed, slack_payload, store_digest
-from alerts.digest import build_digest, render_html, render_markdown
-from alerts.rules import AlertSettings, evaluate_alerts
+from pmon.alerts.delivery import DeliverySettings, deliver, parse_target, retry_failed, slack_payload, store_digest
+from pmon.alerts.digest import build_digest, render_html, render_markdown
+from pmon.alerts.rules import AlertSettings, evaluate_alerts
 from tests.alerts.conftest import NOW, TODAY
-from warehouse import Warehouse
+from pmon.warehouse import Warehouse
 
 FAST = DeliverySettings(attempts=3, backoff_seconds=0.05, timeout_seconds=5)
 QUIET = AlertSettings(emerging_enabled=False)
@@ -203,7 +203,7 @@ def test_pmon_digest_exit_code_when_a_delivery_fails(truth_copy: Path, tmp_path:
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    from cli.main import app
+    from pmon.cli.main import app
 
     monkeypatch.setenv("PMON_DELIVERY_BACKOFF_SECONDS", "0.01")
     monkeypatch.setenv("PMON_ALERTS_EMERGING_ENABLED", "false")

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from alerts.rules import AlertKind, AlertSettings, evaluate_alerts
+from pmon.alerts.rules import AlertKind, AlertSettings, evaluate_alerts
 from tests.alerts.conftest import NOW
-from warehouse import Warehouse
+from pmon.warehouse import Warehouse
 
 QUIET = AlertSettings(emerging_enabled=False)
 
@@ -40,7 +40,7 @@ def test_planted_trend_spread_and_silence_with_true_labels(truth_copy: Path) -> 
 @pytest.fixture(scope="module")
 def encoder():  # noqa: ANN201 - classifiers.encoders.Encoder
     """The real multilingual encoder, once for this module."""
-    from classifiers.encoders import load_encoder
+    from pmon.classifiers.encoders import load_encoder
 
     return load_encoder()
 
@@ -96,8 +96,8 @@ def test_demo_run_raises_the_planted_spike_and_spread(request: pytest.FixtureReq
 def test_demo_digest_shows_the_spike(request: pytest.FixtureRequest, tmp_path: Path) -> None:
     import shutil
 
-    from alerts.publish import publish_digest
-    from warehouse import parse_since
+    from pmon.alerts.publish import publish_digest
+    from pmon.warehouse import parse_since
 
     db = tmp_path / "demo.duckdb"
     shutil.copy(_demo(request), db)

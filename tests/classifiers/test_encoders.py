@@ -20,14 +20,14 @@ from hypothesis import strategies as st
 from tokenizers import Tokenizer
 from typer.testing import CliRunner
 
-from classifiers.encoders import (
+from pmon.classifiers.encoders import (
     BACKENDS,
     Encoder,
     cpu_has_fast_bf16,
     load_encoder,
     resolve_dtype,
 )
-from classifiers.encoders.e5_export import (
+from pmon.classifiers.encoders.e5_export import (
     MARKER_FILE,
     E5File,
     ExportError,
@@ -35,15 +35,15 @@ from classifiers.encoders.e5_export import (
     is_current_export,
     read_marker,
 )
-from classifiers.encoders.normalize import (
+from pmon.classifiers.encoders.normalize import (
     ENCODER_LETTER_MAP,
     KEPT_AS_UNKNOWN,
     TARGET_ALPHABETS,
     missing_letters,
     normalize_for_encoder,
 )
-from classifiers.encoders.samples import SAMPLE_SENTENCES as SENTENCES
-from cli.models import register
+from pmon.classifiers.encoders.samples import SAMPLE_SENTENCES as SENTENCES
+from pmon.cli.models import register
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROMPT = "query: "
@@ -351,7 +351,7 @@ def test_export_is_atomic_and_reusable(tmp_path: Path, e5_model_dir: Path) -> No
     # Kill a conversion half-way: the target must not appear, half-written or otherwise.
     script = (
         "import sys, time\n"
-        "from classifiers.encoders.e5_export import export_e5\n"
+        "from pmon.classifiers.encoders.e5_export import export_e5\n"
         "def pause(step):\n"
         "    print(step, flush=True)\n"
         "    if step.startswith('writing model'):\n"
@@ -399,7 +399,7 @@ def test_export_refuses_a_foreign_directory(tmp_path: Path) -> None:
 
 
 def test_default_model_dir_follows_pmon_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from classifiers.encoders.e5_export import default_model_dir
+    from pmon.classifiers.encoders.e5_export import default_model_dir
 
     monkeypatch.setenv("PMON_CACHE_DIR", str(tmp_path))
     assert default_model_dir() == tmp_path / "models" / "multilingual-e5-small"
@@ -426,14 +426,14 @@ def test_cli_export_e5(tmp_path: Path, e5_model_dir: Path) -> None:
 def test_backend_module_switches_the_hub_off() -> None:
     # pytest's conftest sets HF_HUB_OFFLINE itself, so check a process without it.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_"))}
-    code = "import os, classifiers.encoders.sentence_transformers_backend; print(os.environ.get('HF_HUB_OFFLINE'))"
+    code = "import os, pmon.classifiers.encoders.sentence_transformers_backend; print(os.environ.get('HF_HUB_OFFLINE'))"
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
     assert result.stdout.strip() == "1", result.stderr
 
 
 @pytest.mark.slow
 def test_hub_names_fail_offline_with_advice(e5_model_dir: Path) -> None:
-    from classifiers.encoders.sentence_transformers_backend import ModelNotAvailableError
+    from pmon.classifiers.encoders.sentence_transformers_backend import ModelNotAvailableError
 
     with pytest.raises(ModelNotAvailableError, match="export-e5"):
         load_encoder(model="intfloat/multilingual-e5-small-not-in-any-cache", device="cpu", dtype="fp32")

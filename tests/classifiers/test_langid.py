@@ -19,12 +19,12 @@ from hypothesis import strategies as st
 from rich.console import Console
 from typer.testing import CliRunner
 
-from classifiers.langid import DETECTORS, detect, detect_document, evaluate, normalize_for_detection
-from classifiers.langid import backends, build_profiles
-from classifiers.langid.evaluate import LanguageEvalError, read_items
-from classifiers.langid.evidence import count_scripts
-from classifiers.transliteration import uyghur_arabic_to_latin, uzbek_latin_to_cyrillic
-from schemas.language import TARGET_LANGUAGES, UNDETERMINED, LanguageResult
+from pmon.classifiers.langid import DETECTORS, detect, detect_document, evaluate, normalize_for_detection
+from pmon.classifiers.langid import backends, build_profiles
+from pmon.classifiers.langid.evaluate import LanguageEvalError, read_items
+from pmon.classifiers.langid.evidence import count_scripts
+from pmon.classifiers.transliteration import uyghur_arabic_to_latin, uzbek_latin_to_cyrillic
+from pmon.schemas.language import TARGET_LANGUAGES, UNDETERMINED, LanguageResult
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "langid"
 SENTENCES = FIXTURES / "sentences.jsonl"
@@ -221,7 +221,7 @@ def test_any_text_gives_a_valid_deterministic_result(text: str) -> None:
 def test_profiles_on_disk_are_rebuilt_from_the_corpus() -> None:
     for name in build_profiles.PROFILE_SOURCES:
         on_disk = json.loads((build_profiles.PROFILE_DIR / f"{name}.json").read_text(encoding="utf-8"))
-        assert on_disk == build_profiles.build_profile(name), f"run python -m classifiers.langid.build_profiles ({name})"
+        assert on_disk == build_profiles.build_profile(name), f"run python -m pmon.classifiers.langid.build_profiles ({name})"
 
 
 def test_langdetect_knows_the_missing_languages() -> None:
@@ -292,7 +292,7 @@ def test_evaluate_rejects_bad_files(tmp_path: Path) -> None:
 # -- the CLI -----------------------------------------------------------------------------------------------------
 @pytest.fixture
 def cli_app() -> typer.Typer:
-    from cli.language import register
+    from pmon.cli.language import register
 
     app = typer.Typer()
     eval_app = typer.Typer()
@@ -349,7 +349,7 @@ def test_eval_language_bad_file_is_one_line_error(cli_app: typer.Typer, tmp_path
 
 
 def test_print_report_renders_without_error() -> None:
-    from cli.language import print_report
+    from pmon.cli.language import print_report
 
     buffer = io.StringIO()
     print_report(evaluate(SNIPPETS), Console(file=buffer, width=200))

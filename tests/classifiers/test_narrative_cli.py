@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from classifiers.narratives import Heads, heads_for_warehouse, load_classifier, split_sentences, trained_heads_path
-from classifiers.narratives.evaluate import read_gold, split_gold
-from classifiers.narratives.model import THRESHOLD
-from cli.main import app
-from schemas.codebook import DEFAULT_CODEBOOK, load_codebook
+from pmon.classifiers.narratives import Heads, heads_for_warehouse, load_classifier, split_sentences, trained_heads_path
+from pmon.classifiers.narratives.evaluate import read_gold, split_gold
+from pmon.classifiers.narratives.model import THRESHOLD
+from pmon.cli.main import app
+from pmon.schemas.codebook import DEFAULT_CODEBOOK, load_codebook
 
 GOLD = Path(__file__).resolve().parents[2] / "eval" / "narratives"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classifiers.narratives import Heads, TrainingSet, fit_heads, split_sentences
+from pmon.classifiers.narratives import Heads, TrainingSet, fit_heads, split_sentences
 
 
 def test_sentences_split_on_arabic_script_marks() -> None:

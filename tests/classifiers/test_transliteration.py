@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from classifiers.transliteration import uyghur_arabic_to_latin, uzbek_latin_to_cyrillic
-from classifiers.transliteration.uyghur import HAMZA, LETTERS
+from pmon.classifiers.transliteration import uyghur_arabic_to_latin, uzbek_latin_to_cyrillic
+from pmon.classifiers.transliteration.uyghur import HAMZA, LETTERS
 
 # --- Uzbek ----------------------------------------------------------------------------------------------------------
 

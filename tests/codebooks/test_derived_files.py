@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from classifiers.transliteration import uyghur_arabic_to_latin
-from codebooks.tools import derived_files, ug_transliterate, uz_transliterate
-from codebooks.tools.ug_transliterate import UG_LATN, TransliterationError
-from codebooks.tools.uz_transliterate import UZ_CYRL
+from pmon.classifiers.transliteration import uyghur_arabic_to_latin
+from pmon.codebooks.tools import derived_files, ug_transliterate, uz_transliterate
+from pmon.codebooks.tools.ug_transliterate import UG_LATN, TransliterationError
+from pmon.codebooks.tools.uz_transliterate import UZ_CYRL
 
 GENERATORS = {"uz": uz_transliterate, "ug": ug_transliterate}
 
@@ -20,7 +20,7 @@ GENERATORS = {"uz": uz_transliterate, "ug": ug_transliterate}
 @pytest.mark.parametrize("lang", GENERATORS)
 def test_generated_files_are_up_to_date(lang: str) -> None:
     # Fails when someone edits the hand-written files without regenerating:
-    # run python -m codebooks.tools.<lang>_transliterate.
+    # run python -m pmon.codebooks.tools.<lang>_transliterate.
     assert GENERATORS[lang].main(["--check"]) == 0
 
 

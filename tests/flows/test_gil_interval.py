@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-import flows.monitor as monitor_module
+import pmon.flows.monitor as monitor_module
 
 
 class _Stop(Exception):

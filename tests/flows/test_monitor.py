@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from flows.monitor import run_monitor
-from ingestion.local_server import serve_directory
-from warehouse import Warehouse, compare_windows
+from pmon.flows.monitor import run_monitor
+from pmon.ingestion.local_server import serve_directory
+from pmon.warehouse import Warehouse, compare_windows
 
 pytestmark = pytest.mark.slow
 
@@ -86,7 +86,7 @@ sources:
 def test_grouped_fetches_retry_a_flaky_source_and_keep_the_others(
     tmp_path: Path, fixtures: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import flows.monitor as monitor_module
+    import pmon.flows.monitor as monitor_module
     from tests.reliability.hostile import hostile_server
 
     # Five sources in two fetch tasks (3 + 2): one answers 503 twice and then its feed, one is gone for good.
@@ -115,7 +115,7 @@ def test_grouped_fetches_retry_a_flaky_source_and_keep_the_others(
 
 
 def test_fetch_groups_are_consecutive_and_capped() -> None:
-    from flows.monitor import FETCH_TASKS_PER_RUN, _fetch_groups
+    from pmon.flows.monitor import FETCH_TASKS_PER_RUN, _fetch_groups
 
     few = list(range(FETCH_TASKS_PER_RUN))
     assert _fetch_groups(few) == [[i] for i in few]  # one source per task, as many tasks as sources

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from schemas.sources import SourceConfig
+from pmon.schemas.sources import SourceConfig
 
 SOURCES = """\
 sources:
@@ -59,7 +59,7 @@ def _stop(process: subprocess.Popen[Any], timeout: float = 30) -> int:
 
 
 def test_group_schedules_take_the_shortest_interval_and_keep_crons() -> None:
-    from flows.serve import group_schedules
+    from pmon.flows.serve import group_schedules
 
     sources = [
         SourceConfig(id="a", kind="feed", location="x", group="news", schedule="1h"),
@@ -75,7 +75,7 @@ def test_group_schedules_take_the_shortest_interval_and_keep_crons() -> None:
 def test_deployments_from_a_sources_file(tmp_path: Path) -> None:
     from prefect.client.schemas.objects import ConcurrencyLimitStrategy
 
-    from flows.serve import DigestSchedule, build_deployments
+    from pmon.flows.serve import DigestSchedule, build_deployments
 
     (tmp_path / "sources.yaml").write_text(SOURCES, encoding="utf-8")
     deployments = build_deployments(
@@ -85,7 +85,7 @@ def test_deployments_from_a_sources_file(tmp_path: Path) -> None:
     by_name = {d.name: d for d in deployments}
     assert sorted(by_name) == ["pmon-daily", "pmon-drops", "pmon-longreads", "pmon-news"]
     news = by_name["pmon-news"]
-    assert news.flow_name == "scheduled-monitor" and news.entrypoint == "flows.serve.scheduled_monitor"
+    assert news.flow_name == "scheduled-monitor" and news.entrypoint == "pmon.flows.serve.scheduled_monitor"
     assert [s.schedule.interval for s in news.schedules] == [timedelta(minutes=30)]
     assert news.parameters == {"sources_path": str((tmp_path / "sources.yaml").resolve()),
                                "db_path": str((tmp_path / "pmon.duckdb").resolve()), "group": "news",
@@ -95,13 +95,13 @@ def test_deployments_from_a_sources_file(tmp_path: Path) -> None:
     assert [s.schedule.cron for s in by_name["pmon-longreads"].schedules] == ["0 */6 * * *"]
     assert by_name["pmon-drops"].schedules == []  # no schedule in the file: started by hand from the UI
     daily = by_name["pmon-daily"]
-    assert daily.flow_name == "digest" and daily.entrypoint == "flows.digest.digest"
+    assert daily.flow_name == "digest" and daily.entrypoint == "pmon.flows.digest.digest"
     assert [s.schedule.cron for s in daily.schedules] == ["0 7 * * *"]
     assert daily.parameters["since"] == "1d" and daily.parameters["webhook"] == ["http://127.0.0.1:9/h"]
 
 
 def test_warehouse_limit_name_is_per_file(tmp_path: Path) -> None:
-    from flows.serve import warehouse_limit_name
+    from pmon.flows.serve import warehouse_limit_name
 
     assert warehouse_limit_name(tmp_path / "a.duckdb") == warehouse_limit_name(str(tmp_path / "x" / ".." / "a.duckdb"))
     assert warehouse_limit_name(tmp_path / "a.duckdb") != warehouse_limit_name(tmp_path / "b.duckdb")
@@ -110,7 +110,7 @@ def test_warehouse_limit_name_is_per_file(tmp_path: Path) -> None:
 @pytest.fixture
 def prefect_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A real `prefect server start` on a free 127.0.0.1 port (via flows.serve.PrefectServer); yields its API URL."""
-    from flows.serve import PrefectServer
+    from pmon.flows.serve import PrefectServer
 
     for key, value in _prefect_env(tmp_path / "server-home").items():
         if key.startswith("PREFECT_"):
@@ -146,7 +146,7 @@ def test_interval_schedule_makes_real_scheduled_runs(prefect_server: str, tmp_pa
     script.write_text(textwrap.dedent("""\
         from prefect import flow
 
-        from flows.serve import serve_deployments
+        from pmon.flows.serve import serve_deployments
 
 
         @flow(name="pmon-heartbeat")
@@ -183,7 +183,7 @@ def test_pmon_serve_starts_registers_and_stops_its_own_server(tmp_path: Path) ->
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from flows.serve import warehouse_limit_name
+    from pmon.flows.serve import warehouse_limit_name
 
     (tmp_path / "sources.yaml").write_text(SOURCES, encoding="utf-8")
     port = _free_port()

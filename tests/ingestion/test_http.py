@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from ingestion import BlockedAddress, FetchError, IngestLimits, SafeFetcher, check_address, read_source
-from ingestion.local_server import serve_directory
-from schemas.sources import SourceConfig
+from pmon.ingestion import BlockedAddress, FetchError, IngestLimits, SafeFetcher, check_address, read_source
+from pmon.ingestion.local_server import serve_directory
+from pmon.schemas.sources import SourceConfig
 
 
 @pytest.fixture

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from ingestion import IngestLimits, SafeFetcher, read_source
-from ingestion.errors import ParseError
-from ingestion.feeds import parse_feed
-from ingestion.pages import parse_page
-from ingestion.telegram import flatten_text
-from schemas.sources import SourceConfig
+from pmon.ingestion import IngestLimits, SafeFetcher, read_source
+from pmon.ingestion.errors import ParseError
+from pmon.ingestion.feeds import parse_feed
+from pmon.ingestion.pages import parse_page
+from pmon.ingestion.telegram import flatten_text
+from pmon.schemas.sources import SourceConfig
 
 
 def _source(kind: str, location: Path | str, **extra: object) -> SourceConfig:

@@ -28,7 +28,7 @@ def pinned_codebook(tmp_path_factory: pytest.TempPathFactory) -> Path:
     the codebook's files are being edited (its fingerprint is part of every detection's version tag)."""
     import shutil
 
-    from schemas.codebook import DEFAULT_CODEBOOK
+    from pmon.schemas.codebook import DEFAULT_CODEBOOK
 
     target = tmp_path_factory.mktemp("codebook") / "iskp"
     shutil.copytree(DEFAULT_CODEBOOK, target)
@@ -45,7 +45,7 @@ def _use_pinned_codebook(pinned_codebook: Path, monkeypatch: pytest.MonkeyPatch)
 @pytest.fixture(scope="session")
 def served_corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """The reliability corpus (about 165 documents in four sources), its feed served on 127.0.0.1."""
-    from ingestion.local_server import serve_directory
+    from pmon.ingestion.local_server import serve_directory
 
     root = tmp_path_factory.mktemp("reliability-corpus")
     (root / "media").mkdir()
@@ -59,7 +59,7 @@ def clean_run(
     served_corpus: Served, pinned_codebook: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, list[tuple[object, ...]]]:
     """What one uninterrupted run of the monitor flow (default task runner, in this process) stores."""
-    from flows.monitor import run_monitor
+    from pmon.flows.monitor import run_monitor
 
     db = tmp_path_factory.mktemp("clean-run") / "clean.duckdb"
     summary = run_monitor(served_corpus.corpus.sources, db)

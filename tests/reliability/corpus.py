@@ -116,7 +116,7 @@ def write_corpus(root: Path, base_url: str, today: date, scale: int = 1) -> Corp
 def pmon_command() -> list[str]:
     """The `pmon` console script of this environment (or the module, when the script is not installed)."""
     script = Path(sys.executable).with_name("pmon")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "cli.main"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "pmon.cli.main"]
 
 
 def start_run(sources: Path, db: Path, env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
@@ -174,7 +174,7 @@ SCORE_TOLERANCE = 0.01
 def snapshot(db: Path) -> dict[str, list[tuple[object, ...]]]:
     """Documents, detections and detection scores of a warehouse, without what differs between runs (run ids,
     fetch times). Sorted lists, not sets: a duplicate would show."""
-    from warehouse import Warehouse
+    from pmon.warehouse import Warehouse
 
     with Warehouse.open(db, read_only=True, wait_seconds=30) as wh:
         documents = wh.con.execute(

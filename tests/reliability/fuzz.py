@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingestion import IngestLimits, SafeFetcher, read_source
-from schemas.detections import Classification
-from schemas.documents import RawItem
-from schemas.language import LanguageResult
-from schemas.sources import SourceConfig
+from pmon.ingestion import IngestLimits, SafeFetcher, read_source
+from pmon.schemas.detections import Classification
+from pmon.schemas.documents import RawItem
+from pmon.schemas.language import LanguageResult
+from pmon.schemas.sources import SourceConfig
 from tests.reliability.hostile import HostileServer
-from warehouse import Warehouse
+from pmon.warehouse import Warehouse
 
 #: The limits the fuzz runs under: small enough that bombs, big items and slow drips are cheap to try.
 LIMITS = IngestLimits(

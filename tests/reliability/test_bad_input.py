@@ -19,19 +19,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingestion import IngestLimits, SafeFetcher, SourceBatch, read_source
-from ingestion.drops import parse_csv, parse_jsonl
-from ingestion.errors import FetchError, ParseError
-from ingestion.feeds import parse_feed
-from ingestion.http import _BoundedDecoder
-from ingestion.pages import parse_page
-from ingestion.telegram import parse_export
-from ingestion.text import clean_text, decode_bytes, html_to_text
-from schemas.language import LanguageResult
-from schemas.detections import Classification
-from schemas.sources import SourceConfig
+from pmon.ingestion import IngestLimits, SafeFetcher, SourceBatch, read_source
+from pmon.ingestion.drops import parse_csv, parse_jsonl
+from pmon.ingestion.errors import FetchError, ParseError
+from pmon.ingestion.feeds import parse_feed
+from pmon.ingestion.http import _BoundedDecoder
+from pmon.ingestion.pages import parse_page
+from pmon.ingestion.telegram import parse_export
+from pmon.ingestion.text import clean_text, decode_bytes, html_to_text
+from pmon.schemas.language import LanguageResult
+from pmon.schemas.detections import Classification
+from pmon.schemas.sources import SourceConfig
 from tests.reliability.hostile import HostileServer, hostile_server
-from warehouse import Warehouse
+from pmon.warehouse import Warehouse
 
 RSS = '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'
 ITEM = "<item><guid>{guid}</guid><title>{title}</title><description>{text}</description></item>"

@@ -18,7 +18,7 @@ import pytest
 
 from tests.reliability.conftest import Served
 from tests.reliability.corpus import REPO, assert_same_contents, finish, snapshot, start_run
-from warehouse import Warehouse, WarehouseBusy
+from pmon.warehouse import Warehouse, WarehouseBusy
 
 
 class Holder:
@@ -27,7 +27,7 @@ class Holder:
     def __init__(self, db: Path) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-c",
-             "import sys; from warehouse import Warehouse; "
+             "import sys; from pmon.warehouse import Warehouse; "
              f"w = Warehouse.open({str(db)!r}, purpose='nightly import'); print('ready', flush=True); "
              "sys.stdin.readline(); w.close()"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=str(REPO),
@@ -77,7 +77,7 @@ def test_reader_waits_for_a_writer_or_says_why(holder: Holder, tmp_path: Path) -
     with pytest.raises(WarehouseBusy, match="being written by a running job"):
         Warehouse.open(db, read_only=True, wait_seconds=0.3)
     export = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "export", "--db", str(db), "--out", str(tmp_path / "out"), "--wait", "60"],
+        [sys.executable, "-m", "pmon.cli.main", "export", "--db", str(db), "--out", str(tmp_path / "out"), "--wait", "60"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(REPO),
     )
     time.sleep(1.0)

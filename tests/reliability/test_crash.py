@@ -2,7 +2,7 @@
 and detections of a clean run: nothing lost, nothing doubled.
 
 Two kinds of kill, each on a real `pmon run` process (and its process group: Prefect's temporary API server):
-* deterministic, through the PMON_TEST_CRASH_AT hook (`warehouse.store.crash_point`): during the fetches, inside
+* deterministic, through the PMON_TEST_CRASH_AT hook (`pmon.warehouse.store.crash_point`): during the fetches, inside
   a batch's transaction before COMMIT, right after a commit, after the first fetch state is saved;
 * timing-based, from outside: the moment the first batch's text shows up in DuckDB's write-ahead log (while the
   batch is being written or just after it was committed), with no help from the process.
@@ -19,7 +19,7 @@ import pytest
 
 from tests.reliability.conftest import Served
 from tests.reliability.corpus import assert_same_contents, finish, kill_group, snapshot, start_run, wait_for
-from warehouse import Warehouse
+from pmon.warehouse import Warehouse
 
 pytestmark = pytest.mark.slow
 

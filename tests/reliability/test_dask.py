@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.monitor import dask_task_runner, run_monitor
+from pmon.flows.monitor import dask_task_runner, run_monitor
 from tests.reliability.conftest import Served
 from tests.reliability.corpus import assert_same_contents, snapshot
 
@@ -27,7 +27,7 @@ def cluster() -> Iterator[object]:
 
 
 def _loaded_modules() -> dict[str, bool]:
-    return {name: name in sys.modules for name in ("ingestion", "classifiers.narratives")}
+    return {name: name in sys.modules for name in ("pmon.ingestion", "pmon.classifiers.narratives")}
 
 
 def test_flow_on_a_two_worker_dask_cluster_stores_what_the_default_runner_stores(
@@ -43,5 +43,5 @@ def test_flow_on_a_two_worker_dask_cluster_stores_what_the_default_runner_stores
         workers = client.run(_loaded_modules)
     # The work really went to the workers: both fetching (ingestion) and analysis (the classifier) ran there.
     assert len(workers) == 2
-    assert any(loaded["ingestion"] for loaded in workers.values())
-    assert any(loaded["classifiers.narratives"] for loaded in workers.values())
+    assert any(loaded["pmon.ingestion"] for loaded in workers.values())
+    assert any(loaded["pmon.classifiers.narratives"] for loaded in workers.values())

@@ -11,12 +11,12 @@ import duckdb
 import pyarrow.dataset as ds
 import pytest
 
-from schemas.codebook import Stance
-from schemas.detections import Classification, NarrativeScore
-from schemas.documents import RawItem
-from schemas.language import LanguageResult
-from warehouse import Warehouse
-from warehouse.export import ExportError, export_parquet
+from pmon.schemas.codebook import Stance
+from pmon.schemas.detections import Classification, NarrativeScore
+from pmon.schemas.documents import RawItem
+from pmon.schemas.language import LanguageResult
+from pmon.warehouse import Warehouse
+from pmon.warehouse.export import ExportError, export_parquet
 
 DAYS = [date(2026, 8, 30), date(2026, 9, 2), date(2026, 9, 28), date(2026, 10, 1), date(2026, 11, 20)]
 
@@ -116,10 +116,10 @@ def test_by_day_and_layouts_do_not_mix(warehouse: Warehouse, tmp_path: Path) -> 
 def test_pmon_export_command(warehouse: Warehouse, tmp_path: Path) -> None:
     warehouse.close()
     out = tmp_path / "cli-export"
-    done = subprocess.run([sys.executable, "-m", "cli.main", "export", "--db", str(tmp_path / "w.duckdb"), "--out", str(out),
+    done = subprocess.run([sys.executable, "-m", "pmon.cli.main", "export", "--db", str(tmp_path / "w.duckdb"), "--out", str(out),
                            "--since", "2026-10-01"], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert "documents" in done.stdout and sorted(p.name for p in (out / "documents").iterdir()) == ["month=2026-10", "month=2026-11"]
-    missing = subprocess.run([sys.executable, "-m", "cli.main", "export", "--db", str(tmp_path / "none.duckdb"), "--out", str(out)],
+    missing = subprocess.run([sys.executable, "-m", "pmon.cli.main", "export", "--db", str(tmp_path / "none.duckdb"), "--out", str(out)],
                              capture_output=True, text=True, timeout=120, check=False)
     assert missing.returncode == 1 and "no warehouse" in missing.stderr

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from flows.monitor import run_monitor
-from ingestion import IngestLimits
+from pmon.flows.monitor import run_monitor
+from pmon.ingestion import IngestLimits
 from tests.reliability.conftest import Served
 from tests.reliability.corpus import assert_same_contents, snapshot
-from warehouse import Warehouse
+from pmon.warehouse import Warehouse
 
 pytestmark = pytest.mark.slow
 

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingestion import BlockedAddress, FetchError, IngestLimits, SafeFetcher, check_address, read_source
-from ingestion.http import is_public
-from schemas.sources import SourceConfig
+from pmon.ingestion import BlockedAddress, FetchError, IngestLimits, SafeFetcher, check_address, read_source
+from pmon.ingestion.http import is_public
+from pmon.schemas.sources import SourceConfig
 from tests.reliability.hostile import HostileServer, hostile_server
 
 

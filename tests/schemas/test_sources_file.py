@@ -8,10 +8,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from cli.main import app
-from schemas.codebook import DEFAULT_CODEBOOK
-from schemas.sources import SourcesFileError, load_sources
-from schemas.yaml_text import SAFE_LOADER, parse_yaml
+from pmon.cli.main import app
+from pmon.schemas.codebook import DEFAULT_CODEBOOK
+from pmon.schemas.sources import SourcesFileError, load_sources
+from pmon.schemas.yaml_text import SAFE_LOADER, parse_yaml
 
 GOOD = """\
 sources:

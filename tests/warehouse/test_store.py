@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from schemas.codebook import Stance
-from schemas.detections import Classification, NarrativeScore
-from schemas.documents import QuarantinedItem, RawItem
-from schemas.language import LanguageResult
-from warehouse import TrendQuery, Warehouse, WarehouseBusy, compare_windows, query_trends, refresh_trends
-from warehouse.store import migrations
+from pmon.schemas.codebook import Stance
+from pmon.schemas.detections import Classification, NarrativeScore
+from pmon.schemas.documents import QuarantinedItem, RawItem
+from pmon.schemas.language import LanguageResult
+from pmon.warehouse import TrendQuery, Warehouse, WarehouseBusy, compare_windows, query_trends, refresh_trends
+from pmon.warehouse.store import migrations
 
 
 def _item(n: int, text: str | None = None, days_ago: int = 1, source: str = "s1") -> RawItem:
@@ -101,7 +101,7 @@ def test_second_writer_gets_a_clear_message(tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         f"from warehouse import Warehouse; import time; w = Warehouse.open({str(db)!r}, purpose='test holder'); "
+         f"from pmon.warehouse import Warehouse; import time; w = Warehouse.open({str(db)!r}, purpose='test holder'); "
          "print('ready', flush=True); time.sleep(30)"],
         stdout=subprocess.PIPE, text=True,
     )
@@ -117,7 +117,7 @@ def test_second_writer_gets_a_clear_message(tmp_path: Path) -> None:
 
 
 def test_sources_are_written_only_when_their_configuration_changes(tmp_path: Path) -> None:
-    from schemas.sources import SourceConfig
+    from pmon.schemas.sources import SourceConfig
 
     def source(n: int, location: str = "feed.xml", tags: tuple[str, ...] = ()) -> SourceConfig:
         return SourceConfig(id=f"s{n}", kind="feed", location=f"https://example.org/{n}/{location}",

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.warehouse.test_trends_incremental import NOW, _batch
-from warehouse import TrendQuery, Warehouse, query_trends, refresh_trends
+from pmon.warehouse import TrendQuery, Warehouse, query_trends, refresh_trends
 
 TODAY = NOW.date()
 

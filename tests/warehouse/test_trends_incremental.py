@@ -7,11 +7,11 @@ import random
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from schemas.codebook import Stance
-from schemas.detections import Classification, NarrativeScore
-from schemas.documents import RawItem
-from schemas.language import LanguageResult
-from warehouse import Warehouse, refresh_trends
+from pmon.schemas.codebook import Stance
+from pmon.schemas.detections import Classification, NarrativeScore
+from pmon.schemas.documents import RawItem
+from pmon.schemas.language import LanguageResult
+from pmon.warehouse import Warehouse, refresh_trends
 
 NOW = datetime(2026, 11, 25, 12, 0)
 NARRATIVES = ["economic_recruitment", "taliban_deviation.iran_ties", "taliban_deviation.abandoned_jihad",
