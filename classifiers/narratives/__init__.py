@@ -126,7 +126,9 @@ def load_classifier(
         else:
             from pmon.classifiers.narratives.background import background_fingerprint
 
-            key_text = f"{HEADS_FORMAT}|{codebook.fingerprint}|{encoder.name}|{background_fingerprint()}"  # type: ignore[attr-defined]
+            # Cached heads are keyed by everything they are trained from, the settings included.
+            key_text = (f"{HEADS_FORMAT}|{codebook.fingerprint}|{encoder.name}|{background_fingerprint()}"  # type: ignore[attr-defined]
+                        f"|{Settings()!r}")
             path = cache_dir() / f"{codebook.id}-{hashlib.sha256(key_text.encode()).hexdigest()[:16]}.npz"
             try:
                 heads = Heads.load(path)
