@@ -167,11 +167,11 @@ def sources_list(
 
 @sources_app.command("validate")
 def sources_validate(config: Annotated[Path, typer.Option("--config", "-c", help="sources YAML file")]) -> None:
-    """Check a sources file; the message names each bad field."""
+    """Check a sources file, and that each enabled source's local file exists; the message names each bad field."""
     from pmon.schemas.sources import SourcesFileError, load_sources
 
     try:
-        parsed = load_sources(config)
+        parsed = load_sources(config, check_files=True)
     except SourcesFileError as exc:
         raise fail(str(exc)) from exc
     console.print(f"[green]ok[/green]: {len(parsed.sources)} sources in {config}")

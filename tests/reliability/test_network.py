@@ -14,10 +14,11 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from pmon.ingestion import BlockedAddress, FetchError, IngestLimits, SafeFetcher, check_address, read_source
 from pmon.ingestion.http import is_public
-from pmon.schemas.sources import SourceConfig
+from pmon.schemas.sources import SourceConfig, SourceKind
 from tests.reliability.hostile import HostileServer, hostile_server
 
 
@@ -132,7 +133,11 @@ def test_redirect_to_another_scheme_refused(server: HostileServer, target: str) 
 
 
 def test_allow_listed_source_still_only_speaks_http(server: HostileServer) -> None:
-    source = SourceConfig(id="s", kind="feed", location="file:///etc/hostname", allow_private_network=True)
+    with pytest.raises(ValidationError, match="scheme 'file' is not supported"):  # the sources file refuses it (#14)
+        SourceConfig(id="s", kind="feed", location="file:///etc/hostname", allow_private_network=True)
+    # ... and a config built around that check still reads nothing.
+    source = SourceConfig.model_construct(id="s", kind=SourceKind.feed, location="file:///etc/hostname",
+                                          allow_private_network=True)
     with SafeFetcher() as fetcher:
         batch = read_source(source, fetcher)
     assert batch.items == [] and batch.problems  # a local path would need no URL scheme at all
