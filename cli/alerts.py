@@ -11,27 +11,16 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from pmon.cli.options import DEFAULT_DB, DbOption
+from pmon.cli.options import existing_warehouse as _existing
+from pmon.cli.options import fail as _fail
 from pmon.cli.output import OutputFormat, console, err_console
 
-DEFAULT_DB = Path("data/pmon.duckdb")
-DbOption = Annotated[Path, typer.Option("--db", help="DuckDB warehouse file", envvar="PMON_DB")]
 SinceOption = Annotated[str, typer.Option("--since", help="window: '7d', '2w' or an ISO date (first day included)")]
 EvaluateOption = Annotated[
     bool, typer.Option("--evaluate/--no-evaluate", help="run the alert rules first (needs write access; idempotent)")
 ]
 WaitOption = Annotated[float, typer.Option("--wait", help="seconds to wait for a run that holds the warehouse")]
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False)
-    return typer.Exit(code)
-
-
-def _existing(db: Path) -> Path:
-    """The warehouse must exist: opening it for writing would otherwise create an empty one (a typo in --db)."""
-    if str(db) != ":memory:" and not db.exists():
-        raise _fail(f"no warehouse at {db}; run `pmon demo` or `pmon run` first, or check --db")
-    return db
 
 
 def _alerts_table(rows: list[dict[str, Any]], title: str) -> None:

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from pmon.cli.output import OutputFormat, console, emit, err_console
+from pmon.cli.options import DEFAULT_DB, DbOption, fail
+from pmon.cli.output import OutputFormat, console, emit
 
 app = typer.Typer(
     name="pmon",
@@ -21,15 +22,7 @@ eval_app = typer.Typer(help="Measure language identification and narrative class
 app.add_typer(sources_app, name="sources")
 app.add_typer(eval_app, name="eval")
 
-DbOption = Annotated[Path, typer.Option("--db", help="DuckDB warehouse file", envvar="PMON_DB")]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, csv or json")]
-DEFAULT_DB = Path("data/pmon.duckdb")
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print an error in one line and return the Exit to raise."""
-    err_console.print(f"[bold red]error:[/bold red] {message}", highlight=False)
-    return typer.Exit(code)
 
 
 # -- monitoring runs ---------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from pmon.cli.options import DEFAULT_DB, DbOption, existing_warehouse, fail
 from pmon.cli.output import OutputFormat, console, emit, err_console
 
 
@@ -21,7 +22,6 @@ class GoldSplit(str, enum.Enum):
     dev = "dev"
     test = "test"
 
-DEFAULT_DB = Path("data/pmon.duckdb")
 CodebookOption = Annotated[Path | None, typer.Option("--codebook", help="codebook folder (default: codebooks/iskp)")]
 HeadsOption = Annotated[Path | None, typer.Option("--heads", help="heads trained by `pmon train` (default: codebook's)")]
 
@@ -139,11 +139,11 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
 
     @app.command()
     def train(
-        db: Annotated[Path, typer.Option("--db", help="warehouse whose analyst labels join the codebook")] = DEFAULT_DB,
+        db: DbOption = DEFAULT_DB,
         codebook: CodebookOption = None,
         out: Annotated[Path | None, typer.Option(help="where to write the heads (default: beside the warehouse)")] = None,
     ) -> None:
-        """Retrain the narrative heads from the codebook plus analyst labels stored in the warehouse."""
+        """Retrain the narrative heads from the codebook plus analyst labels stored in the warehouse (--db)."""
         from pmon.classifiers.encoders import load_encoder
         from pmon.classifiers.narratives import train_classifier, trained_heads_path
         from pmon.schemas.codebook import DEFAULT_CODEBOOK, load_codebook
@@ -166,7 +166,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     @review_app.callback()
     def review(
         ctx: typer.Context,
-        db: Annotated[Path, typer.Option("--db")] = DEFAULT_DB,
+        db: DbOption = DEFAULT_DB,
         limit: int = 20,
         margin: Annotated[float, typer.Option(help="scores within this above the threshold count as low-confidence")] = 0.25,
         fmt: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
@@ -178,26 +178,30 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         from pmon.warehouse import Warehouse
         from pmon.warehouse.labels import low_confidence
 
-        with Warehouse.open(db, read_only=True) as wh:
-            rows = low_confidence(wh.con, limit=limit, margin=margin, threshold=THRESHOLD)
+        from pmon.warehouse import WarehouseBusy
+
+        try:
+            with Warehouse.open(existing_warehouse(db), read_only=True) as wh:
+                rows = low_confidence(wh.con, limit=limit, margin=margin, threshold=THRESHOLD)
+        except WarehouseBusy as exc:
+            raise fail(str(exc)) from exc
         emit(rows, fmt, title="to review: pmon review confirm|reject DOCUMENT_ID NARRATIVE",
              columns=["document_id", "narrative", "score", "stance", "lang", "evidence"])
 
     def _label(db: Path, document_id: str, narrative: str, verdict: str, stance: str | None, analyst: str | None) -> None:
-        from pmon.warehouse import Warehouse
+        from pmon.warehouse import Warehouse, WarehouseBusy
         from pmon.warehouse.labels import record_label
 
-        with Warehouse.open(db, wait_seconds=30, purpose="review") as wh:
-            try:
+        try:
+            with Warehouse.open(existing_warehouse(db), wait_seconds=30, purpose="review") as wh:
                 record_label(wh.con, document_id, narrative, verdict, stance, analyst)
-            except ValueError as exc:
-                err_console.print(f"[red]error:[/red] {exc}")
-                raise typer.Exit(1) from exc
+        except (ValueError, WarehouseBusy) as exc:
+            raise fail(str(exc)) from exc
         console.print(f"{verdict}ed {narrative} on {document_id}; `pmon train --db {db}` uses it")
 
     @review_app.command("confirm")
     def confirm(
-        document_id: str, narrative: str, db: Annotated[Path, typer.Option("--db")] = DEFAULT_DB,
+        document_id: str, narrative: str, db: DbOption = DEFAULT_DB,
         stance: Annotated[str | None, typer.Option(help="promote, report or counter")] = None,
         analyst: Annotated[str | None, typer.Option(help="who reviewed")] = None,
     ) -> None:
@@ -206,7 +210,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
 
     @review_app.command("reject")
     def reject(
-        document_id: str, narrative: str, db: Annotated[Path, typer.Option("--db")] = DEFAULT_DB,
+        document_id: str, narrative: str, db: DbOption = DEFAULT_DB,
         analyst: Annotated[str | None, typer.Option(help="who reviewed")] = None,
     ) -> None:
         """Reject a detection: the document does not carry this narrative ('*': it carries none)."""

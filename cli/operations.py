@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from pmon.cli.options import DEFAULT_DB, DbOption
 from pmon.cli.output import console, err_console
 
 
@@ -17,7 +18,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
 
 def export(
     out: Annotated[Path, typer.Option("--out", help="export folder; later exports update it in place")],
-    db: Annotated[Path, typer.Option("--db", help="DuckDB warehouse file", envvar="PMON_DB")] = Path("data/pmon.duckdb"),
+    db: DbOption = DEFAULT_DB,
     since: Annotated[
         str | None, typer.Option("--since", help="rewrite partitions from this one on: '90d', '12w' or an ISO date (default: all)")
     ] = None,
