@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pmon.cli.output import err_console
+from pmon.cli.output import err_console, make_console
 
 
 class EvalFormat(StrEnum):
@@ -202,8 +202,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         names = detector or ["pmon"]
         if "all" in names:
             names = list(DETECTORS)
-        # Piped output has no terminal width: give the confusion matrices room instead of 80 columns.
-        console = Console() if sys.stdout.isatty() else Console(width=200)
+        console = make_console()  # made here, not at import: stdout may have been replaced since (tests)
         try:
             reports = [evaluate(file, name) for name in names]
         except LanguageEvalError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -13,8 +14,27 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)  # an error line (often a path) is never broken
+# Off a terminal (cron, logs, pipes) rich would wrap at 80 columns and split ids and paths across lines; there the
+# width is this, so a line is as long as its content (tables are as wide as their cells, never padded to it).
+UNWRAPPED_WIDTH = 10_000
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A rich Console for stdout (or stderr) that wraps to the terminal, and never wraps when there is none.
+
+    An explicit `COLUMNS` in the environment is honoured, as rich does on a terminal.
+    """
+    stream = sys.stderr if stderr else sys.stdout
+    try:
+        on_terminal = stream.isatty()
+    except (AttributeError, ValueError):  # a replaced or closed stream
+        on_terminal = False
+    width = None if on_terminal or os.environ.get("COLUMNS") else UNWRAPPED_WIDTH
+    return Console(stderr=stderr, soft_wrap=stderr, width=width)  # soft_wrap: an error line (often a path) never breaks
+
+
+console = make_console()
+err_console = make_console(stderr=True)
 
 
 class OutputFormat(StrEnum):
