@@ -98,7 +98,8 @@ def save_background(background: Background, path: Path, meta: dict[str, Any]) ->
     counts = background.counts.tocsr()
     counts.sort_indices()
     deltas = np.diff(counts.indices.astype(np.int64), prepend=0)
-    deltas[counts.indptr[:-1][np.diff(counts.indptr) > 0]] = counts.indices[counts.indptr[:-1][np.diff(counts.indptr) > 0]]
+    starts = counts.indptr[:-1][np.diff(counts.indptr) > 0]  # each non-empty row's first entry keeps its column
+    deltas[starts] = counts.indices[starts]
     vectors = background.embeddings.astype(np.float32)
     scale = np.abs(vectors).max(axis=1, keepdims=True) + 1e-12
     path.parent.mkdir(parents=True, exist_ok=True)

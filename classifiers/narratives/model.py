@@ -132,35 +132,33 @@ class CharFeatures:
     N_FEATURES = 2**18
 
     def __init__(self, idf: np.ndarray | None = None) -> None:
-        from sklearn.feature_extraction.text import HashingVectorizer
+        from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 
         self.hasher = HashingVectorizer(
             analyzer="char_wb", ngram_range=(2, 5), n_features=self.N_FEATURES, alternate_sign=False, norm=None,
             dtype=np.float32,
         )
-        self.idf = None if idf is None else np.asarray(idf, dtype=np.float32)
+        self.tfidf = TfidfTransformer(sublinear_tf=True)
+        if idf is not None:
+            self.tfidf.idf_ = np.asarray(idf, dtype=np.float32)
+
+    @property
+    def idf(self) -> np.ndarray:
+        """The fitted inverse document frequencies, one per column."""
+        return np.asarray(self.tfidf.idf_, dtype=np.float32)
 
     def counts(self, texts: Sequence[str]) -> Any:
         """(n, N_FEATURES) sparse raw n-gram counts."""
         return self.hasher.transform(texts)
 
     def fit(self, counts: Any) -> CharFeatures:
-        """Learn the idf (smoothed, as scikit-learn's TfidfTransformer) from count rows."""
-        n = counts.shape[0]
-        df = np.bincount(counts.indices, minlength=self.N_FEATURES)
-        self.idf = (np.log((1 + n) / (1 + df)) + 1).astype(np.float32)
+        """Learn the idf from count rows (the codebook's texts and the background's shipped counts)."""
+        self.tfidf.fit(counts)
         return self
 
     def weigh(self, counts: Any) -> Any:
         """Counts → sublinear TF-IDF rows, L2-normalised."""
-        from sklearn.preprocessing import normalize
-
-        if self.idf is None:
-            raise ValueError("CharFeatures.fit first")
-        x = counts.astype(np.float32, copy=True).tocsr()
-        x.data = 1 + np.log(x.data)
-        x.data *= self.idf[x.indices]
-        return normalize(x, copy=False)
+        return self.tfidf.transform(counts)
 
     def transform(self, texts: Sequence[str]) -> Any:
         """(n, N_FEATURES) sparse TF-IDF rows."""
@@ -177,7 +175,7 @@ class Background:
     """
 
     embeddings: np.ndarray  # (n, d) float16
-    counts: Any  # (n, CharFeatures.N_FEATURES) sparse counts, or None: then only the embedding models use it
+    counts: Any  # (n, CharFeatures.N_FEATURES) sparse n-gram counts
     langs: np.ndarray  # (n,) language of each row
 
     def __len__(self) -> int:
@@ -211,12 +209,15 @@ class Heads:
     stance_emb_bias: np.ndarray  # (S,)
     stance_char_weights: np.ndarray  # (S, V)
     stance_char_bias: np.ndarray  # (S,)
-    exemplars: np.ndarray  # (E, d) float16, the codebook's narrative exemplars (promote, report, counter)
+    exemplars: np.ndarray  # (E, d) the codebook's narrative exemplars (promote, report, counter); fp16 on disk
     document_rule: np.ndarray  # [slope, cap]: a document's threshold is min(cap, threshold + slope * ln(n))
     ood_floor: np.ndarray  # [cosine]: below it, a sentence is out of the codebook's reach
     stances: list[str]
     char: CharFeatures
     meta: dict[str, str]
+
+    def __post_init__(self) -> None:
+        self.exemplars = np.asarray(self.exemplars, dtype=np.float32)  # once, not on every classify call
 
     def narrative_proba(self, x: np.ndarray, xc: Any) -> np.ndarray:
         """Embeddings (n, d) and char features (n, V) → (n, L) probabilities of each narrative (the rest is "none").
@@ -231,9 +232,8 @@ class Heads:
         if not len(self.exemplars) or not len(x):
             return np.ones(len(x), dtype=np.float32)
         nearest = np.full(len(x), -1.0, dtype=np.float32)
-        exemplars = self.exemplars.astype(np.float32)
         for start in range(0, len(x), 1024):  # bounded memory for long batches
-            nearest[start:start + 1024] = (x[start:start + 1024] @ exemplars.T).max(axis=1)
+            nearest[start:start + 1024] = (x[start:start + 1024] @ self.exemplars.T).max(axis=1)
         return nearest
 
     def scores(self, x: np.ndarray, xc: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -268,7 +268,7 @@ class Heads:
         """Write to an .npz file (no pickle), atomically (the temporary name is per process)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.npz")
-        arrays = {name: getattr(self, name) for name in _ARRAYS}
+        arrays = {name: getattr(self, name) for name in _ARRAYS} | {"exemplars": self.exemplars.astype(np.float16)}
         np.savez_compressed(
             tmp, **arrays, leaf_ids=np.array(self.leaf_ids), stances=np.array(self.stances),
             idf=self.char.idf, meta=np.array(json.dumps(self.meta)), format=np.array(HEADS_FORMAT),
@@ -349,16 +349,13 @@ def fit_heads(
     stances = list(data.stances)
     n_own = len(data.texts)
     n_background = len(background) if background is not None else 0
-    char_background = background is not None and background.counts is not None
     if background is not None and n_background:
         x = np.vstack([x, background.embeddings.astype(np.float32)])
-        if char_background:
-            counts = sparse.vstack([counts, background.counts]).tocsr()
+        counts = sparse.vstack([counts, background.counts]).tocsr()
         rows += list(range(n_own, n_own + n_background))
         y += [none] * n_background
         stances += ["none"] * n_background
-    char.fit(counts)
-    xc_all = char.weigh(counts)  # background rows only when the background has n-gram counts
+    xc_all = char.fit(counts).weigh(counts)
     rows_array, target = np.array(rows), np.array(y)
     is_background = rows_array >= n_own
     own_weight = np.asarray(data.weights or [1.0] * n_own, dtype=np.float64)
@@ -367,9 +364,7 @@ def fit_heads(
     xe = x[rows_array]
     mean, scale = xe.mean(axis=0), xe.std(axis=0) + 1e-6
     emb_model = LogisticRegression(C=settings.c_emb, max_iter=5000).fit((xe - mean) / scale, target, sample_weight=weight)
-    char_rows = rows_array < xc_all.shape[0]
-    char_model = LogisticRegression(C=settings.c_char, max_iter=3000).fit(
-        xc_all[rows_array[char_rows]], target[char_rows], sample_weight=weight[char_rows])
+    char_model = LogisticRegression(C=settings.c_char, max_iter=3000).fit(xc_all[rows_array], target, sample_weight=weight)
     emb_w, emb_b = _full_classes(emb_model, none + 1)
     char_w, char_b = _full_classes(char_model, none + 1)
     emb_w = emb_w / scale  # standardisation folded into the weights: callers pass raw embeddings
@@ -378,9 +373,7 @@ def fit_heads(
     stance_weight = _class_balanced(stance_target, np.arange(len(stances)) >= n_own, settings.background_weight)
     stance_weight[:n_own] *= own_weight
     stance_emb = LogisticRegression(C=16.0, max_iter=3000).fit(x, stance_target, sample_weight=stance_weight)
-    n_char = xc_all.shape[0]
-    stance_char = LogisticRegression(C=10.0, max_iter=3000).fit(
-        xc_all, stance_target[:n_char], sample_weight=stance_weight[:n_char])
+    stance_char = LogisticRegression(C=10.0, max_iter=3000).fit(xc_all, stance_target, sample_weight=stance_weight)
     order = [list(stance_emb.classes_).index(s) for s in STANCES if s in stance_emb.classes_]
     order_char = [list(stance_char.classes_).index(s) for s in STANCES if s in stance_char.classes_]
     emb_rows, emb_bias_rows = _per_class(stance_emb)
@@ -392,7 +385,7 @@ def fit_heads(
         thresholds=np.full(none, settings.threshold, dtype=np.float32),
         stance_emb_weights=emb_rows[order], stance_emb_bias=emb_bias_rows[order],
         stance_char_weights=char_rows[order_char], stance_char_bias=char_bias_rows[order_char],
-        exemplars=x[:n_own][carries].astype(np.float16),
+        exemplars=x[:n_own][carries],
         document_rule=np.array([settings.document_slope, settings.document_cap], dtype=np.float32),
         ood_floor=np.array([settings.ood_floor], dtype=np.float32),
         stances=[str(stance_emb.classes_[i]) for i in order], char=char,
