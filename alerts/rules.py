@@ -56,6 +56,8 @@ import numpy as np
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pmon.warehouse.transactions import transaction
+
 if TYPE_CHECKING:
     from pmon.classifiers.encoders import Encoder
 
@@ -302,8 +304,7 @@ def store_alerts(con: duckdb.DuckDBPyConnection, alerts: Sequence[Alert]) -> lis
     """Insert alerts whose id is not stored yet, in one transaction; returns those actually inserted."""
     if not alerts:
         return []
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         known = {
             row[0]
             for row in con.execute(
@@ -326,10 +327,6 @@ def store_alerts(con: duckdb.DuckDBPyConnection, alerts: Sequence[Alert]) -> lis
                  alert.created_at],
             )
             inserted.append(alert)
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     return inserted
 
 

@@ -76,7 +76,7 @@ def measure(size: int, workdir: Path, repeat: int, empty_flow: Any, encoder: Any
     db = workdir / f"noop-{size}.duckdb"
     calls = {"encode": 0, "fetch_tasks": 0}
     original_encode = encoder.encode
-    original_submit = monitor_module.fetch_sources.submit
+    original_submit = monitor_module.fetch_task.submit
 
     def counting_encode(*args: Any, **kwargs: Any) -> Any:
         calls["encode"] += 1
@@ -94,7 +94,7 @@ def measure(size: int, workdir: Path, repeat: int, empty_flow: Any, encoder: Any
         _say(f"{size} sources: first run stored {first.documents_new} documents in {first_s:.1f} s")
         walls, works, empties, not_modified = [], [], [], []
         encoder.encode = counting_encode  # an instance attribute shadows the method for this object only
-        monitor_module.fetch_sources.submit = counting_submit  # type: ignore[method-assign]
+        monitor_module.fetch_task.submit = counting_submit  # type: ignore[method-assign]
         try:
             for _ in range(repeat):
                 time.sleep(SETTLE_S)
@@ -112,7 +112,7 @@ def measure(size: int, workdir: Path, repeat: int, empty_flow: Any, encoder: Any
                     raise RuntimeError(f"a no-op run stored {summary.documents_new} documents")
         finally:
             del encoder.encode
-            monitor_module.fetch_sources.submit = original_submit  # type: ignore[method-assign]
+            monitor_module.fetch_task.submit = original_submit  # type: ignore[method-assign]
     noop_s, empty_s = statistics.median(walls), statistics.median(empties)
     figures = {
         "sources": size, "first_run_s": round(first_s, 2), "documents_stored": first.documents_new,

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pmon.cli.options import DEFAULT_DB, DbOption, fail
 from pmon.cli.output import OutputFormat, console, emit
+
+if TYPE_CHECKING:
+    from pmon.pipeline import RunSummary
 
 app = typer.Typer(
     name="pmon",
@@ -52,13 +55,13 @@ def run(
     _print_summary(summary, fmt)
 
 
-def _print_summary(summary: object, fmt: OutputFormat) -> None:
-    record = summary.as_record()  # type: ignore[attr-defined]
+def _print_summary(summary: RunSummary, fmt: OutputFormat) -> None:
+    record = summary.as_record()
     if fmt is OutputFormat.json:
         console.print_json(json.dumps(record))
         return
     emit(record["sources"], OutputFormat.table, title=f"run {record['run_id'][:8]}: {record['status']}",
-         columns=["source_id", "fetched", "new", "duplicates", "quarantined", "not_modified", "error"])
+         columns=["source_id", "fetched", "new", "duplicates", "held_back", "quarantined", "not_modified", "error"])
     console.print(
         f"[bold]{record['documents_new']}[/bold] new documents, [bold]{record['detections_new']}[/bold] new detections, "
         f"[bold]{record['quarantined']}[/bold] quarantined; stages: "

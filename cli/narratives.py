@@ -64,7 +64,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
 
         def flush() -> None:
             langs = [detect_document(r["text"]) for r in pending]
-            results = classifier.classify([r["text"] for r in pending], [lr.lang for lr in langs])
+            results = classifier.classify([r["text"] for r in pending])
             for record, lang, result in zip(pending, langs, results, strict=True):
                 out = {"id": record.get("id"), "lang": lang.lang, "stance": result.stance.value,
                        "narratives": [n.model_dump() for n in result.narratives]}

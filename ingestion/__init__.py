@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pmon.ingestion.content import check_content
 from pmon.ingestion.drops import parse_csv, parse_jsonl
-from pmon.ingestion.errors import BlockedAddress, FetchError, IngestError, ParseError
+from pmon.ingestion.errors import BlockedAddress, FetchError, IngestError, ParseError, TransientFetchError
 from pmon.ingestion.feeds import parse_feed
 from pmon.ingestion.http import FetchedResponse, SafeFetcher, check_address
 from pmon.ingestion.limits import IngestLimits
@@ -31,6 +31,7 @@ __all__ = [
     "ParseError",
     "SafeFetcher",
     "SourceBatch",
+    "TransientFetchError",
     "check_address",
     "read_source",
 ]
@@ -48,6 +49,8 @@ class SourceBatch:
     not_modified: bool = False
     #: False when something was skipped or failed: then the fetch state is not saved, so the next run retries.
     complete: bool = True
+    #: The source failed with a `TransientFetchError` (timeout, dropped connection, HTTP 429/5xx): worth a retry.
+    transient: bool = False
     seconds: float = 0.0
 
     def fail(self, stage: str, reason: str, location: str | None = None, payload: str | None = None) -> None:
@@ -85,6 +88,7 @@ def read_source(
     except IngestError as exc:
         batch.fail("fetch" if isinstance(exc, FetchError) else "parse", str(exc), location=source.location,
                    payload=getattr(exc, "payload", None))
+        batch.transient = isinstance(exc, TransientFetchError)
     except Exception as exc:  # noqa: BLE001 - a bug in a parser must not stop the other sources
         batch.fail("parse", f"unexpected {type(exc).__name__}: {str(exc)[:500]}", location=source.location)
     _sanitise_items(batch)

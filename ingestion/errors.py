@@ -2,6 +2,7 @@
 
     IngestError
     ├── FetchError          the bytes could not be had (HTTP status, timeout, size or time cap, bad redirect)
+    │   ├── TransientFetchError  a timeout, a dropped connection, HTTP 429 or 5xx: worth trying again soon
     │   └── BlockedAddress  the URL points into the private network and is not allow-listed
     └── ParseError          the bytes are not a usable feed, page, export or file drop (or one item of it is not)
 """
@@ -15,6 +16,14 @@ class IngestError(Exception):
 
 class FetchError(IngestError):
     """The HTTP fetch failed after its retries (status, timeout, size cap, bad redirect)."""
+
+
+class TransientFetchError(FetchError):
+    """A failure that may pass by itself: timeout, connection refused or reset, HTTP 429 or 5xx.
+
+    Raised where the cause is known (the HTTP client's exception type, the status code), so that retries are
+    decided by type (`pmon.pipeline.steps.fetch_sources`), never by reading messages.
+    """
 
 
 class BlockedAddress(FetchError):

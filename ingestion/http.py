@@ -25,7 +25,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
-from pmon.ingestion.errors import BlockedAddress, FetchError
+from pmon.ingestion.errors import BlockedAddress, FetchError, TransientFetchError
 from pmon.ingestion.limits import IngestLimits
 
 USER_AGENT = "pmon/0.1 (+research monitoring; contact: see README)"
@@ -340,6 +340,8 @@ class SafeFetcher:
                             raise FetchError(f"{current}: redirect without a Location header")
                         current = urljoin(current, location)
                         continue
+                    if response.status_code == 429 or response.status_code >= 500:
+                        raise TransientFetchError(f"{current}: HTTP {response.status_code}")
                     if response.status_code >= 400:
                         raise FetchError(f"{current}: HTTP {response.status_code}")
                     return FetchedResponse(
@@ -351,9 +353,11 @@ class SafeFetcher:
                         last_modified=response.headers.get("last-modified"),
                     )
             except httpx.TimeoutException as exc:
-                raise FetchError(f"{current}: timed out after {self.limits.timeout_seconds}s ({type(exc).__name__})") from exc
+                raise TransientFetchError(
+                    f"{current}: timed out after {self.limits.timeout_seconds}s ({type(exc).__name__})"
+                ) from exc
             except httpx.TransportError as exc:
-                raise FetchError(f"{current}: {type(exc).__name__}: {exc}") from exc
+                raise TransientFetchError(f"{current}: {type(exc).__name__}: {exc}") from exc
         raise FetchError(f"{url}: more than {self.limits.max_redirects} redirects")
 
     def _read_body(self, response: httpx.Response, location: str, deadline: float) -> bytes:

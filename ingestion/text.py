@@ -64,11 +64,6 @@ def clean_line(value: object, max_chars: int = 2000) -> str | None:
     return text[:max_chars] or None
 
 
-def has_surrogates(text: str) -> bool:
-    """True when `text` holds lone surrogates (invalid Unicode)."""
-    return _SURROGATES.search(text) is not None
-
-
 # -- decoding --------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Decoded:

@@ -4,7 +4,7 @@ from pmon.schemas.codebook import Codebook, CodebookError, Narrative, Stance, lo
 from pmon.schemas.detections import Classification, NarrativeScore
 from pmon.schemas.documents import QuarantinedItem, RawItem, content_hash, document_id, normalise_for_identity
 from pmon.schemas.language import TARGET_LANGUAGES, UNDETERMINED, LanguageCandidate, LanguageResult, LanguageSegment
-from pmon.schemas.runs import RunRecord, SourceRunStats
+from pmon.schemas.runs import SourceRunStats
 from pmon.schemas.sources import SourceConfig, SourceKind, SourcesFile, SourcesFileError, load_sources
 
 __all__ = [
@@ -20,7 +20,6 @@ __all__ = [
     "NarrativeScore",
     "QuarantinedItem",
     "RawItem",
-    "RunRecord",
     "SourceConfig",
     "SourceKind",
     "SourceRunStats",

@@ -16,6 +16,10 @@ _PREFECT_HOME = tempfile.mkdtemp(prefix="pmon-test-prefect-")
 os.environ["PREFECT_HOME"] = _PREFECT_HOME
 os.environ.pop("PREFECT_API_URL", None)
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+# Models (the converted encoder, trained heads) go to a cache made for this session, not ~/.cache/pmon: the first
+# test that needs them exports and trains once, the rest reuse it. A developer who wants the cache kept between
+# sessions points PMON_TEST_CACHE_DIR at a folder of their choosing.
+os.environ["PMON_CACHE_DIR"] = os.environ.get("PMON_TEST_CACHE_DIR") or tempfile.mkdtemp(prefix="pmon-test-cache-")
 
 
 @pytest.fixture(autouse=True)

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 
 from pmon.schemas.detections import Classification
@@ -31,6 +30,7 @@ from pmon.schemas.documents import QuarantinedItem, RawItem, identity
 from pmon.schemas.language import LanguageResult
 from pmon.schemas.sources import SourceConfig
 from pmon.warehouse.lock import WarehouseBusy, WriterLock
+from pmon.warehouse.transactions import transaction
 from pmon.warehouse.trends import record_new_documents
 
 DEFAULT_DB = Path("data") / "pmon.duckdb"
@@ -110,14 +110,9 @@ def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
     for version, name, sql in migrations():
         if version in done:
             continue
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             con.execute(sql)
             con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, utcnow()])
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
         applied.append(name)
     return applied
 
@@ -246,8 +241,7 @@ class Warehouse:
         if not changed:
             return 0
         now = utcnow()
-        self.con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(self.con):
             self.con.executemany(
                 """
                 INSERT INTO sources (id, kind, location, expected_langs, tags, grp, schedule, updated_at)
@@ -258,16 +252,7 @@ class Warehouse:
                 """,
                 [[*row, now] for row in changed],
             )
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
         return len(changed)
-
-    def fetch_state(self, source_id: str) -> tuple[str | None, str | None]:
-        """(ETag, Last-Modified) saved after the source's last complete fetch."""
-        rows = self.con.execute("SELECT etag, last_modified FROM sources WHERE id = ?", [source_id]).fetchall()
-        return (rows[0][0], rows[0][1]) if rows else (None, None)
 
     def fetch_states(self, source_ids: Sequence[str]) -> dict[str, tuple[str | None, str | None]]:
         """(ETag, Last-Modified) of many sources in one query; sources never fetched completely are left out."""
@@ -372,77 +357,72 @@ class Warehouse:
             raise ValueError("store_batch: ids and hashes must correspond one to one with the items")
         now = utcnow()
         con = self.con
-        con.execute("BEGIN TRANSACTION")
         registered: list[str] = []
         try:
-            # The flow is the only writer (the warehouse lock) and the lookup is inside this transaction: the ids
-            # not found here are new, so plain INSERTs do (ON CONFLICT on a random key cost 180-250 ms a batch at
-            # 8.4M documents); the primary keys still refuse a duplicate, rolling the whole batch back.
-            known = set() if known_new else self.existing_ids(ids)
-            keep: list[int] = []
-            for index, doc_id in enumerate(ids):
-                if doc_id not in known:
-                    known.add(doc_id)
-                    keep.append(index)
-            if not keep:
-                con.execute("COMMIT")
-                return StoredBatch(0, 0)
-            docs = pa.table(
-                {
-                    "id": [ids[k] for k in keep],
-                    "source_id": [items[k].source_id for k in keep],
-                    "external_id": [items[k].external_id for k in keep],
-                    "url": [items[k].url for k in keep],
-                    "title": [items[k].title for k in keep],
-                    "text": [items[k].text for k in keep],
-                    "author": [items[k].author for k in keep],
-                    "forwarded_from": [items[k].forwarded_from for k in keep],
-                    "published_at": pa.array([_naive_utc(items[k].published_at) or now for k in keep], pa.timestamp("us")),
-                    "fetched_at": pa.array([now] * len(keep), pa.timestamp("us")),
-                    "content_hash": [hashes[k] for k in keep],
-                    "lang": [languages[k].lang for k in keep],
-                    "script": [languages[k].script for k in keep],
-                    "lang_confidence": [languages[k].confidence for k in keep],
-                    "lang_mix": [json.dumps(languages[k].mix, ensure_ascii=False) for k in keep],
-                    "stance": [classifications[k].stance.value for k in keep],
-                    "classified_with": [classifier_tag] * len(keep),
-                    "run_id": [run_id] * len(keep),
-                }
-            )
-            det_rows: dict[str, list[Any]] = {k: [] for k in ("document_id", "narrative", "score", "stance", "evidence")}
-            versions = ("", "")
-            for k in keep:
-                cls = classifications[k]
-                versions = (cls.model_version, cls.codebook_version)
-                seen: set[str] = set()
-                for n in cls.narratives:
-                    if n.id in seen:
-                        continue
-                    seen.add(n.id)
-                    det_rows["document_id"].append(ids[k])
-                    det_rows["narrative"].append(n.id)
-                    det_rows["score"].append(n.score)
-                    det_rows["stance"].append(cls.stance.value)
-                    det_rows["evidence"].append(n.evidence)
-            con.register("_docs", docs)
-            registered.append("_docs")
-            con.execute("INSERT INTO documents SELECT * FROM _docs")
-            if det_rows["document_id"]:
-                dets = pa.table({**det_rows, "evidence": pa.array(det_rows["evidence"], pa.list_(pa.string()))})
-                con.register("_dets", dets)
-                registered.append("_dets")
-                con.execute(
-                    """INSERT INTO detections
-                       SELECT d.document_id, d.narrative, d.score, d.stance, d.evidence, ?, ?, ?, ?
-                       FROM _dets d""",
-                    [versions[0], versions[1], now, run_id],
+            with transaction(con):
+                # The flow is the only writer (the warehouse lock) and the lookup is inside this transaction: the ids
+                # not found here are new, so plain INSERTs do (ON CONFLICT on a random key cost 180-250 ms a batch at
+                # 8.4M documents); the primary keys still refuse a duplicate, rolling the whole batch back.
+                known = set() if known_new else self.existing_ids(ids)
+                keep: list[int] = []
+                for index, doc_id in enumerate(ids):
+                    if doc_id not in known:
+                        known.add(doc_id)
+                        keep.append(index)
+                if not keep:
+                    return StoredBatch(0, 0)
+                docs = pa.table(
+                    {
+                        "id": [ids[k] for k in keep],
+                        "source_id": [items[k].source_id for k in keep],
+                        "external_id": [items[k].external_id for k in keep],
+                        "url": [items[k].url for k in keep],
+                        "title": [items[k].title for k in keep],
+                        "text": [items[k].text for k in keep],
+                        "author": [items[k].author for k in keep],
+                        "forwarded_from": [items[k].forwarded_from for k in keep],
+                        "published_at": pa.array([_naive_utc(items[k].published_at) or now for k in keep], pa.timestamp("us")),
+                        "fetched_at": pa.array([now] * len(keep), pa.timestamp("us")),
+                        "content_hash": [hashes[k] for k in keep],
+                        "lang": [languages[k].lang for k in keep],
+                        "script": [languages[k].script for k in keep],
+                        "lang_confidence": [languages[k].confidence for k in keep],
+                        "lang_mix": [json.dumps(languages[k].mix, ensure_ascii=False) for k in keep],
+                        "stance": [classifications[k].stance.value for k in keep],
+                        "classified_with": [classifier_tag] * len(keep),
+                        "run_id": [run_id] * len(keep),
+                    }
                 )
-            record_new_documents(con, "_docs", "_dets" if "_dets" in registered else "(SELECT * FROM detections LIMIT 0)")
-            crash_point("commit")
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
+                det_rows: dict[str, list[Any]] = {k: [] for k in ("document_id", "narrative", "score", "stance", "evidence")}
+                versions = ("", "")
+                for k in keep:
+                    cls = classifications[k]
+                    versions = (cls.model_version, cls.codebook_version)
+                    seen: set[str] = set()
+                    for n in cls.narratives:
+                        if n.id in seen:
+                            continue
+                        seen.add(n.id)
+                        det_rows["document_id"].append(ids[k])
+                        det_rows["narrative"].append(n.id)
+                        det_rows["score"].append(n.score)
+                        det_rows["stance"].append(cls.stance.value)
+                        det_rows["evidence"].append(n.evidence)
+                con.register("_docs", docs)
+                registered.append("_docs")
+                con.execute("INSERT INTO documents SELECT * FROM _docs")
+                if det_rows["document_id"]:
+                    dets = pa.table({**det_rows, "evidence": pa.array(det_rows["evidence"], pa.list_(pa.string()))})
+                    con.register("_dets", dets)
+                    registered.append("_dets")
+                    con.execute(
+                        """INSERT INTO detections
+                           SELECT d.document_id, d.narrative, d.score, d.stance, d.evidence, ?, ?, ?, ?
+                           FROM _dets d""",
+                        [versions[0], versions[1], now, run_id],
+                    )
+                record_new_documents(con, "_docs", "_dets" if "_dets" in registered else "(SELECT * FROM detections LIMIT 0)")
+                crash_point("commit")
         finally:
             for name in registered:
                 con.unregister(name)
@@ -454,8 +434,7 @@ class Warehouse:
         """Re-label stored documents (after retraining or a crash): old detections replaced in one transaction."""
         now = utcnow()
         con = self.con
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             con.execute("DELETE FROM detections WHERE document_id IN (SELECT unnest(?))", [list(document_ids)])
             con.execute(
                 """INSERT INTO trends_dirty SELECT DISTINCT CAST(published_at AS DATE), source_id FROM documents
@@ -475,10 +454,6 @@ class Warehouse:
                          cls.codebook_version, now, run_id],
                     )
                     added += 1
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
         return added
 
     # -- quarantine ----------------------------------------------------------------------------------------------
@@ -518,39 +493,3 @@ class Warehouse:
              json.dumps(record["stage_seconds"]), json.dumps(record["sources"]), json.dumps(record["errors"]),
              record["run_id"]],
         )
-
-    # -- embeddings cache ----------------------------------------------------------------------------------------
-    def cached_embeddings(self, model: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
-        """Vectors already computed for these content hashes with this model."""
-        if not hashes:
-            return {}
-        table = self.con.execute(
-            "SELECT content_hash, vector FROM embeddings WHERE model = ? AND content_hash IN (SELECT unnest(?))",
-            [model, list(hashes)],
-        ).to_arrow_table()
-        if table.num_rows == 0:
-            return {}
-        keys = table.column("content_hash").to_pylist()
-        flat = np.asarray(table.column("vector").combine_chunks().flatten(), dtype=np.float32)
-        vectors = flat.reshape(len(keys), -1)
-        return dict(zip(keys, vectors, strict=True))
-
-    def cache_embeddings(self, model: str, hashes: Sequence[str], vectors: np.ndarray) -> None:
-        """Store vectors by content hash (existing ones kept)."""
-        if not len(hashes):
-            return
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        table = pa.table(
-            {
-                "content_hash": list(hashes),
-                "model": [model] * len(hashes),
-                "vector": pa.ListArray.from_arrays(
-                    pa.array(np.arange(0, vectors.size + 1, vectors.shape[1], dtype=np.int32)), pa.array(vectors.ravel())
-                ),
-            }
-        )
-        self.con.register("_emb", table)
-        try:
-            self.con.execute("INSERT INTO embeddings SELECT * FROM _emb ON CONFLICT DO NOTHING")
-        finally:
-            self.con.unregister("_emb")

@@ -16,6 +16,8 @@ from typing import Any, overload
 import duckdb
 import pyarrow as pa
 
+from pmon.warehouse.transactions import transaction
+
 DIMENSIONS = {"narrative": "narrative", "lang": "lang", "source": "source_id"}
 PERIODS = {"day": "day", "week": "week", "month": "month"}
 _SINCE = re.compile(r"^(\d+)([dw])$")
@@ -114,38 +116,34 @@ def refresh_trends(con: duckdb.DuckDBPyConnection, full: bool = False) -> TrendR
         ).fetchall()[0]
         if not dirty and not deltas:
             return TrendRefresh(full=False, keys=0)
-    con.execute("BEGIN TRANSACTION")
     keys = 0
     try:
-        if full:
-            con.execute("DELETE FROM doc_daily")
-            con.execute("DELETE FROM narrative_daily")
-            con.execute(_DOC_DAILY.format(target="doc_daily", docs="documents"))
-            con.execute(_NARRATIVE_DAILY.format(target="narrative_daily", docs="documents", dets="detections",
-                                                det_filter="", det_and=""))
-            _rebuild_weeks(con, touched=None)
-            con.execute("INSERT OR REPLACE INTO trends_state VALUES (1, current_timestamp::TIMESTAMP)")
-        else:
-            # The (week, source) keys the deltas and relabelled documents touch, before they are consumed.
-            con.execute(
-                f"""CREATE OR REPLACE TEMP TABLE _trend_weeks AS SELECT DISTINCT {_WEEK_OF_DAY} AS week, source_id
-                    FROM (SELECT day, source_id FROM doc_daily_delta UNION ALL
-                          SELECT day, source_id FROM narrative_daily_delta UNION ALL
-                          SELECT day, source_id FROM trends_dirty)"""
-            )
-            if deltas:
-                for table in ("doc_daily", "narrative_daily"):
-                    _fold_deltas(con, table)
-            if dirty:
-                keys = _recompute_dirty(con)
-            _rebuild_weeks(con, touched="_trend_weeks")
-        con.execute("DELETE FROM doc_daily_delta")
-        con.execute("DELETE FROM narrative_daily_delta")
-        con.execute("DELETE FROM trends_dirty")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            if full:
+                con.execute("DELETE FROM doc_daily")
+                con.execute("DELETE FROM narrative_daily")
+                con.execute(_DOC_DAILY.format(target="doc_daily", docs="documents"))
+                con.execute(_NARRATIVE_DAILY.format(target="narrative_daily", docs="documents", dets="detections",
+                                                    det_filter="", det_and=""))
+                _rebuild_weeks(con, touched=None)
+                con.execute("INSERT OR REPLACE INTO trends_state VALUES (1, current_timestamp::TIMESTAMP)")
+            else:
+                # The (week, source) keys the deltas and relabelled documents touch, before they are consumed.
+                con.execute(
+                    f"""CREATE OR REPLACE TEMP TABLE _trend_weeks AS SELECT DISTINCT {_WEEK_OF_DAY} AS week, source_id
+                        FROM (SELECT day, source_id FROM doc_daily_delta UNION ALL
+                              SELECT day, source_id FROM narrative_daily_delta UNION ALL
+                              SELECT day, source_id FROM trends_dirty)"""
+                )
+                if deltas:
+                    for table in ("doc_daily", "narrative_daily"):
+                        _fold_deltas(con, table)
+                if dirty:
+                    keys = _recompute_dirty(con)
+                _rebuild_weeks(con, touched="_trend_weeks")
+            con.execute("DELETE FROM doc_daily_delta")
+            con.execute("DELETE FROM narrative_daily_delta")
+            con.execute("DELETE FROM trends_dirty")
     finally:
         for temp in ("_trend_keys", "_trend_docs", "_trend_sums", "_trend_weeks"):
             con.execute(f"DROP TABLE IF EXISTS {temp}")

@@ -76,7 +76,7 @@ def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
 
 def evaluate(classifier: NarrativeClassifier, gold: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Per-label and per-language P/R/F1, macro-F1, stance accuracy and false-alarm rates."""
-    all_predictions = classifier.classify([row["text"] for row in gold], [row["lang"] for row in gold])
+    all_predictions = classifier.classify([row["text"] for row in gold])
     real = [(row, pred) for row, pred in zip(gold, all_predictions, strict=True) if row.get("real")]
     labelled = [(row, pred) for row, pred in zip(gold, all_predictions, strict=True) if not row.get("real")]
     gold = [row for row, _ in labelled]

@@ -465,12 +465,9 @@ class NarrativeClassifier:
         dim = self.encoder.dim  # type: ignore[attr-defined]
         return np.stack([known[h] for h in hashes]) if hashes else np.zeros((0, dim), dtype=np.float32)
 
-    def classify(
-        self, texts: Sequence[str], langs: Sequence[str] | None = None,
-        on_progress: Callable[[int], None] | None = None,
-    ) -> list[Classification]:
-        """Classify documents; each narrative carries the sentence(s) that drove it."""
-        del langs  # the encoder is multilingual; language-specific normalisation happens inside it
+    def classify(self, texts: Sequence[str], on_progress: Callable[[int], None] | None = None) -> list[Classification]:
+        """Classify documents; each narrative carries the sentence(s) that drove it (in any language: the encoder is
+        multilingual and normalises each script itself)."""
         sentences_per_doc = [split_sentences(text) for text in texts]
         flat = [s for sentences in sentences_per_doc for s in sentences]
         if flat:

@@ -69,10 +69,7 @@ def test_planted_cluster_is_an_emerging_alert(truth_copy: Path, encoder: object)
 
 
 def _demo(request: pytest.FixtureRequest) -> Path:
-    try:
-        return Path(request.getfixturevalue("demo_warehouse"))
-    except pytest.FixtureLookupError:
-        pytest.skip("the demo_warehouse fixture (tests/conftest.py) is not there yet")
+    return Path(request.getfixturevalue("demo_warehouse"))
 
 
 @pytest.mark.slow

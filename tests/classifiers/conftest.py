@@ -1,7 +1,8 @@
 """Session-scoped encoder fixtures: each model is loaded once per test session.
 
-The converted model lives in the encoder cache ($PMON_CACHE_DIR, default ~/.cache/pmon): the first session on
-a machine converts it (a few seconds), later sessions reuse it, as the pipeline itself does.
+The converted model lives in the encoder cache ($PMON_CACHE_DIR, which tests/conftest.py points at a cache of
+the session, or at $PMON_TEST_CACHE_DIR): the first test that needs it converts it (a few seconds), the rest
+reuse it, as the pipeline itself does.
 """
 
 from __future__ import annotations

@@ -403,7 +403,7 @@ def test_default_model_dir_follows_pmon_cache_dir(tmp_path: Path, monkeypatch: p
 
     monkeypatch.setenv("PMON_CACHE_DIR", str(tmp_path))
     assert default_model_dir() == tmp_path / "models" / "multilingual-e5-small"
-    monkeypatch.delenv("PMON_CACHE_DIR")
+    monkeypatch.delenv("PMON_CACHE_DIR")  # only this test runs without the session's cache
     assert default_model_dir() == Path.home() / ".cache" / "pmon" / "models" / "multilingual-e5-small"
 
 

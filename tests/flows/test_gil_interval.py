@@ -7,6 +7,7 @@ import sys
 import pytest
 
 import pmon.flows.monitor as monitor_module
+import pmon.pipeline.run as pipeline_run
 
 
 class _Stop(Exception):
@@ -20,7 +21,7 @@ def test_monitor_runs_with_short_gil_slices_and_restores_them(monkeypatch: pytes
         seen.append(sys.getswitchinterval())
         raise _Stop
 
-    monkeypatch.setattr(monitor_module, "load_sources", load_sources)
+    monkeypatch.setattr(pipeline_run, "load_sources", load_sources)
     before = sys.getswitchinterval()
     assert before > monitor_module.GIL_SWITCH_INTERVAL_S  # Python's default, 5 ms
     with pytest.raises(_Stop):

@@ -86,12 +86,13 @@ sources:
 def test_grouped_fetches_retry_a_flaky_source_and_keep_the_others(
     tmp_path: Path, fixtures: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pmon.flows.monitor as monitor_module
+    import pmon.pipeline.steps as steps
     from tests.reliability.hostile import hostile_server
 
-    # Five sources in two fetch tasks (3 + 2): one answers 503 twice and then its feed, one is gone for good.
-    monkeypatch.setattr(monitor_module, "FETCH_TASKS_PER_RUN", 2)
-    monkeypatch.setattr(monitor_module, "FETCH_RETRY_DELAYS_S", (0.2, 0.2))
+    # Five sources in two fetch tasks (3 + 2): one answers 503 twice and then its feed, one is gone for good
+    # (a TransientFetchError is tried again, an HTTP 404 is not).
+    monkeypatch.setattr(steps, "FETCH_TASKS_PER_RUN", 2)
+    monkeypatch.setattr(steps, "FETCH_RETRY_DELAYS_S", (0.2, 0.2))
     rss = (fixtures / "ingestion" / "rss.xml").read_bytes()
     with hostile_server() as server:
         lines = []
@@ -109,17 +110,18 @@ def test_grouped_fetches_retry_a_flaky_source_and_keep_the_others(
         reasons = wh.con.execute("SELECT source_id, reason FROM quarantine").fetchall()
     assert by_source == {"a": 2, "flaky": 2, "b": 2, "c": 2}
     assert requested.count("/flaky.xml") == 3 and requested.count("/a.xml") == 1
+    assert requested.count("/gone.xml") == 1
     assert [s.source_id for s in summary.sources] == ["a", "flaky", "b", "gone", "c"]
     assert any(source == "gone" and "HTTP 404" in reason for source, reason in reasons)
     assert not any(source == "flaky" and "503" in reason for source, reason in reasons)
 
 
 def test_fetch_groups_are_consecutive_and_capped() -> None:
-    from pmon.flows.monitor import FETCH_TASKS_PER_RUN, _fetch_groups
+    from pmon.pipeline.steps import FETCH_TASKS_PER_RUN, fetch_groups
 
     few = list(range(FETCH_TASKS_PER_RUN))
-    assert _fetch_groups(few) == [[i] for i in few]  # one source per task, as many tasks as sources
+    assert fetch_groups(few) == [[i] for i in few]  # one source per task, as many tasks as sources
     many = list(range(547))
-    groups = _fetch_groups(many)
+    groups = fetch_groups(many)
     assert len(groups) <= FETCH_TASKS_PER_RUN and [s for g in groups for s in g] == many
-    assert _fetch_groups([]) == []
+    assert fetch_groups([]) == []
