@@ -8,6 +8,10 @@ from pydantic import BaseModel, Field
 TARGET_LANGUAGES: tuple[str, ...] = ("en", "tg", "uz", "fa", "ps", "ug")
 #: Returned when the detector cannot tell (empty text, digits only, too little evidence).
 UNDETERMINED = "und"
+#: Persian varieties (ISO 639-3), given with `fa` results: Dari (Afghanistan) and Iranian Persian.
+DARI = "prs"
+IRANIAN_PERSIAN = "pes"
+VARIETIES: tuple[str, ...] = (DARI, IRANIAN_PERSIAN, UNDETERMINED)
 #: ISO 15924 codes used here; `Zyyy` (common) when the text has no letters of a known script.
 SCRIPTS: tuple[str, ...] = ("Latn", "Cyrl", "Arab", "Zyyy")
 
@@ -40,3 +44,8 @@ class LanguageResult(BaseModel):
         description="share of the document's letters per language (segments), e.g. {'ps': 0.8, 'en': 0.2}",
     )
     segments: list[LanguageSegment] = Field(default_factory=list)
+    variety: str | None = Field(
+        default=None,
+        description="Persian only: 'prs' (Dari), 'pes' (Iranian) or 'und' when the text does not say; None otherwise",
+    )
+    variety_confidence: float | None = Field(default=None, ge=0.0, le=1.0, description="probability of `variety`")

@@ -42,7 +42,10 @@ from pmon.classifiers.langid.evidence import (
     words_of,
 )
 from pmon.classifiers.langid.normalize import normalize_for_detection
+from pmon.classifiers.langid.variety import detect_variety
 from pmon.schemas.language import UNDETERMINED, LanguageCandidate, LanguageResult, LanguageSegment
+
+PERSIAN = "fa"
 
 #: Below this many letters nothing can be told.
 MIN_LETTERS = 3
@@ -216,6 +219,14 @@ def warm_up() -> None:
     backends.langdetect_scores("warm up", ["en", "uz-Latn"])
 
 
+def _with_variety(result: LanguageResult, persian_text: str) -> LanguageResult:
+    """Add the Persian variety (Dari, Iranian, or und) to a result whose language is Persian."""
+    if result.lang != PERSIAN:
+        return result
+    variety = detect_variety(persian_text)
+    return result.model_copy(update={"variety": variety.variety, "variety_confidence": variety.confidence})
+
+
 def detect(text: str) -> LanguageResult:
     """Identify the single language of a text (a post, a sentence, a snippet).
 
@@ -224,13 +235,14 @@ def detect(text: str) -> LanguageResult:
 
     Returns:
         `LanguageResult` with `lang` (ISO 639-1, `fa` for Persian and Dari, `und` when it cannot tell),
-        `script` (Latn, Cyrl, Arab, or Zyyy), `confidence` and ranked `candidates`. Deterministic.
+        `script` (Latn, Cyrl, Arab, or Zyyy), `confidence` and ranked `candidates`; for `fa`, `variety`
+        (`prs` Dari, `pes` Iranian, `und`) and `variety_confidence`. Deterministic.
 
     Example:
         >>> detect("Ҳамаи одамон озод ба дунё меоянд").lang
         'tg'
     """
-    return detect_normalized(normalize_for_detection(text))
+    return _with_variety(detect_normalized(normalize_for_detection(text)), text)
 
 
 #: A segment with fewer letters than this is not detected on its own: it takes its neighbour's language.
@@ -302,6 +314,18 @@ def _split_document(text: str) -> list[tuple[int, int]]:
 
 
 def detect_document(text: str) -> LanguageResult:
+    """Identify the languages of a document that may mix several, and its dominant one (see `_detect_document`).
+
+    For a Persian document, `variety` is told from its Persian segments only (quoted English says nothing).
+    """
+    result = _detect_document(text)
+    if result.lang != PERSIAN or result.variety is not None:
+        return result
+    persian = " ".join(text[s.start : s.end] for s in result.segments if s.lang == PERSIAN)
+    return _with_variety(result, persian or text)
+
+
+def _detect_document(text: str) -> LanguageResult:
     """Identify the languages of a document that may mix several, and its dominant one.
 
     The text is cut at sentence ends, line breaks and headline separators, and where the script changes (a
