@@ -54,7 +54,8 @@ def detect_lines(
 
     Args:
         source: JSONL file with `{"id", "text"}` per line; None or '-' reads standard input.
-        out: Where results go: `{"id", "lang", "script", "confidence"}` (+ `"mix"` when asked) per line.
+        out: Where results go: `{"id", "lang", "script", "confidence"}` per line, for Persian also `"variety"`
+            (`prs`, `pes`, `und`) and `"variety_confidence"`, and `"mix"` when asked.
         errors: Where a bad line is reported, with its line number; the lines after it are still read.
         with_mix: Add each document's language mix.
 
@@ -79,6 +80,9 @@ def detect_lines(
             "script": result.script,
             "confidence": result.confidence,
         }
+        if result.variety is not None:
+            output["variety"] = result.variety
+            output["variety_confidence"] = result.variety_confidence
         if with_mix:
             output["mix"] = result.mix
         out.write(json.dumps(output, ensure_ascii=False) + "\n")

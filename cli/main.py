@@ -85,13 +85,16 @@ def demo(
 @app.command()
 def trends(
     db: DbOption = DEFAULT_DB,
-    by: Annotated[str, typer.Option("--by", help="comma-separated: narrative, lang, source")] = "narrative,lang",
+    by: Annotated[str, typer.Option("--by", help="comma-separated: narrative, lang, variety, source")] = "narrative,lang",
     period: Annotated[str, typer.Option("--period", help="day, week or month")] = "week",
     since: Annotated[str, typer.Option("--since", help="'90d', '12w' or an ISO date")] = "90d",
     until: Annotated[str | None, typer.Option("--until", help="last day included (ISO date)")] = None,
+    variety: Annotated[
+        str | None, typer.Option("--variety", help="only Persian documents of this variety: prs (Dari), pes, und")
+    ] = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Documents and share per narrative × language × source × period."""
+    """Documents and share per narrative × language × Persian variety × source × period."""
     from datetime import date
 
     from pmon.warehouse import TrendQuery, TrendQueryError, Warehouse, WarehouseBusy, parse_since, query_trends
@@ -99,7 +102,7 @@ def trends(
     try:
         query = TrendQuery(
             by=tuple(part.strip() for part in by.split(",") if part.strip()), period=period,
-            since=parse_since(since), until=date.fromisoformat(until) if until else None,
+            since=parse_since(since), until=date.fromisoformat(until) if until else None, variety=variety,
         )
         with Warehouse.open(db, read_only=True) as wh:
             rows = query_trends(wh.con, query)

@@ -391,6 +391,8 @@ class Warehouse:
                         "stance": [classifications[k].stance.value for k in keep],
                         "classified_with": [classifier_tag] * len(keep),
                         "run_id": [run_id] * len(keep),
+                        "variety": [languages[k].variety for k in keep],
+                        "variety_confidence": [languages[k].variety_confidence for k in keep],
                     }
                 )
                 det_rows: dict[str, list[Any]] = {k: [] for k in ("document_id", "narrative", "score", "stance", "evidence")}
@@ -410,7 +412,7 @@ class Warehouse:
                         det_rows["evidence"].append(n.evidence)
                 con.register("_docs", docs)
                 registered.append("_docs")
-                con.execute("INSERT INTO documents SELECT * FROM _docs")
+                con.execute("INSERT INTO documents BY NAME SELECT * FROM _docs")
                 if det_rows["document_id"]:
                     dets = pa.table({**det_rows, "evidence": pa.array(det_rows["evidence"], pa.list_(pa.string()))})
                     con.register("_dets", dets)

@@ -17,8 +17,9 @@ import duckdb
 import pyarrow as pa
 
 from pmon.warehouse.transactions import transaction
+from pmon.schemas.language import VARIETIES
 
-DIMENSIONS = {"narrative": "narrative", "lang": "lang", "source": "source_id"}
+DIMENSIONS = {"narrative": "narrative", "lang": "lang", "variety": "variety", "source": "source_id"}
 PERIODS = {"day": "day", "week": "week", "month": "month"}
 _SINCE = re.compile(r"^(\d+)([dw])$")
 
@@ -42,7 +43,7 @@ def parse_since(text: str, now: datetime | None = None) -> date:
 
 #: Documents per day × language × source, over the documents `{docs}` names (a table or a subquery).
 _DOC_DAILY = """INSERT INTO {target}
-    SELECT CAST(published_at AS DATE), coalesce(lang, 'und'), source_id, count(*)
+    SELECT CAST(published_at AS DATE), coalesce(lang, 'und'), variety, source_id, count(*)
     FROM {docs} GROUP BY ALL"""
 #: Narrative documents per day × narrative × language × source, over the documents `{docs}` and the detections
 #: `{dets}` name. Parents are derived: 'taliban_deviation.iran_ties' counts for 'taliban_deviation' too (once per
@@ -55,13 +56,14 @@ _NARRATIVE_DAILY = """INSERT INTO {target}
         SELECT det.document_id, split_part(det.narrative, '.', 1), det.stance FROM {dets} det
         WHERE det.narrative LIKE '%.%' {det_and}
     )
-    SELECT CAST(d.published_at AS DATE), l.narrative, coalesce(d.lang, 'und'), d.source_id,
+    SELECT CAST(d.published_at AS DATE), l.narrative, coalesce(d.lang, 'und'), d.variety, d.source_id,
            count(DISTINCT d.id), count(DISTINCT d.id) FILTER (WHERE l.stance = 'promote')
     FROM labelled l JOIN d ON d.id = l.document_id
     GROUP BY ALL"""
 #: DuckDB's weeks start on Monday; the weekly aggregates and `TrendQuery(period="week")` use the same weeks.
 _WEEK_OF_DAY = "CAST(date_trunc('week', day) AS DATE)"
-_KEYS = {"doc_daily": ("day", "lang", "source_id"), "narrative_daily": ("day", "narrative", "lang", "source_id")}
+_KEYS = {"doc_daily": ("day", "lang", "variety", "source_id"),
+         "narrative_daily": ("day", "narrative", "lang", "variety", "source_id")}
 _SUMS = {"doc_daily": ("documents",), "narrative_daily": ("documents", "promote")}
 
 
@@ -170,9 +172,9 @@ def _fold_deltas(con: duckdb.DuckDBPyConnection, table: str) -> None:
 
 def _rebuild_weeks(con: duckdb.DuckDBPyConnection, touched: str | None) -> None:
     """Rewrite the weekly aggregates from the daily ones: all of them, or the (week, source) keys in `touched`."""
-    for daily, weekly, columns in (("doc_daily", "doc_weekly", "lang, source_id, sum(documents)"),
+    for daily, weekly, columns in (("doc_daily", "doc_weekly", "lang, variety, source_id, sum(documents)"),
                                    ("narrative_daily", "narrative_weekly",
-                                    "narrative, lang, source_id, sum(documents), sum(promote)")):
+                                    "narrative, lang, variety, source_id, sum(documents), sum(promote)")):
         if touched is None:
             con.execute(f"DELETE FROM {weekly}")  # noqa: S608 - fixed names
             con.execute(f"INSERT INTO {weekly} SELECT {_WEEK_OF_DAY}, {columns} FROM {daily} GROUP BY ALL")  # noqa: S608
@@ -197,7 +199,7 @@ def _recompute_dirty(con: duckdb.DuckDBPyConnection) -> int:
     # The documents of the touched keys; the published_at range lets DuckDB skip row groups by zone maps.
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _trend_docs AS
-           SELECT d.id, d.published_at, d.lang, d.source_id FROM documents d
+           SELECT d.id, d.published_at, d.lang, d.variety, d.source_id FROM documents d
            SEMI JOIN _trend_keys k ON CAST(d.published_at AS DATE) = k.day AND d.source_id = k.source_id
            WHERE d.published_at >= ?::DATE AND d.published_at < ?::DATE + 1""",
         [lo, hi],
@@ -222,6 +224,7 @@ class TrendQuery:
     period: str = "week"
     since: date | None = None
     until: date | None = None
+    variety: str | None = None  # only documents of this Persian variety ('prs', 'pes', 'und')
 
     def __post_init__(self) -> None:
         unknown = [d for d in self.by if d not in DIMENSIONS]
@@ -229,6 +232,8 @@ class TrendQuery:
             raise TrendQueryError(f"--by: unknown {unknown}; choose from {', '.join(DIMENSIONS)}")
         if self.period not in PERIODS:
             raise TrendQueryError(f"--period: expected one of {', '.join(PERIODS)}, got {self.period!r}")
+        if self.variety is not None and self.variety not in VARIETIES:
+            raise TrendQueryError(f"--variety: expected one of {', '.join(VARIETIES)}, got {self.variety!r}")
 
 
 class TrendRows(Sequence[dict[str, Any]]):
@@ -314,7 +319,8 @@ def query_trends(con: duckdb.DuckDBPyConnection, q: TrendQuery) -> TrendRows:
                f"CAST(1.0 AS DOUBLE) AS share FROM ({totals}) ORDER BY ALL")
         return _arrow_rows(con, sql, total_params)
     counts, count_params = _period_rows("narrative", q, cols)
-    join_on = " AND ".join(["c.period = t.period", *[f"c.{c} = t.{c}" for c in base_cols]])
+    # IS NOT DISTINCT FROM: `variety` is NULL for documents not in Persian, and those rows must still join.
+    join_on = " AND ".join(["c.period = t.period", *[f"c.{c} IS NOT DISTINCT FROM t.{c}" for c in base_cols]])
     sql = (
         f"SELECT c.*, t.documents AS total, round(c.documents / t.documents, 4) AS share FROM ({counts}) c "
         f"JOIN ({totals}) t ON {join_on} ORDER BY c.period, {', '.join('c.' + c for c in cols)}"
@@ -323,8 +329,8 @@ def query_trends(con: duckdb.DuckDBPyConnection, q: TrendQuery) -> TrendRows:
 
 
 #: The aggregates' key columns (besides the day or week) and sums, by kind.
-_AGGREGATES = {"doc": (("lang", "source_id"), ("documents",)),
-               "narrative": (("narrative", "lang", "source_id"), ("documents", "promote"))}
+_AGGREGATES = {"doc": (("lang", "variety", "source_id"), ("documents",)),
+               "narrative": (("narrative", "lang", "variety", "source_id"), ("documents", "promote"))}
 
 
 def _period_rows(kind: str, q: TrendQuery, cols: list[str]) -> tuple[str, list[Any]]:
@@ -343,7 +349,7 @@ def _period_rows(kind: str, q: TrendQuery, cols: list[str]) -> tuple[str, list[A
     weeks = _whole_weeks(q) if q.period == "week" else None
     if weeks is not None:
         first, last = weeks
-        where, params = _range("week", first, last)
+        where, params = _range("week", first, last, q.variety)
         if whole:
             parts.append((f"SELECT week AS period, {plain} FROM {kind}_weekly WHERE {where}", params))
         else:
@@ -355,7 +361,7 @@ def _period_rows(kind: str, q: TrendQuery, cols: list[str]) -> tuple[str, list[A
             day_ranges.append((last + timedelta(days=7), q.until))
     bucket = f"CAST(date_trunc('{PERIODS[q.period]}', day) AS DATE)"
     for lo, hi in day_ranges:
-        where, params = _range("day", lo, hi)
+        where, params = _range("day", lo, hi, q.variety)
         if q.period == "day" and whole:
             parts.append((f"SELECT day AS period, {plain} FROM {kind}_daily WHERE {where}", params))
         else:
@@ -375,8 +381,11 @@ def _whole_weeks(q: TrendQuery) -> tuple[date | None, date | None] | None:
     return first, last
 
 
-def _range(column: str, lo: date | None, hi: date | None) -> tuple[str, list[Any]]:
+def _range(column: str, lo: date | None, hi: date | None, variety: str | None = None) -> tuple[str, list[Any]]:
     clauses, params = ["TRUE"], []
+    if variety is not None:
+        clauses.append("variety = ?")
+        params.append(variety)
     if lo is not None:
         clauses.append(f"{column} >= ?")
         params.append(lo)

@@ -21,6 +21,9 @@ What is folded, and why:
   tatweel and Arabic short-vowel marks are dropped: they are typography, not language.
 - URLs, e-mail addresses, @mentions, #hashtags, emoji and other pictographs, and digits of every script are
   removed, and runs of white space collapse to one space.
+- A run of four or more of one letter (`AAAA…`, `soooo`) becomes that letter once: no language writes a letter
+  four times in a row, so such a run is padding or emphasis and no evidence of a language. Without this, an
+  English sentence followed by 30,000 `a`s was a 30,000-letter "word" that outweighed the sentence (issue #14).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ _HANDLE_OR_HASHTAG = re.compile(r"[@#＃][^\s@#＃]+")
 _NUMBER = re.compile(r"\d+(?:[.,٫٬/:]\d+)*")
 
 _ZWNJ = "\u200c"
+_REPEATED_LETTER = re.compile(r"([^\W\d_])\1{3,}")
 # Removed outright: ZWJ, LRM/RLM, bidi embeddings and isolates, BOM, soft hyphen, tatweel, variation selectors.
 _INVISIBLE = (
     "\u200b\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069\ufeff\u00ad\u0640"
@@ -141,7 +145,8 @@ def normalize_for_detection(text: str) -> str:
         text: Raw text (a post, a sentence, a snippet).
 
     Returns:
-        NFC text with invisible characters, URLs, handles, hashtags, emoji and digits removed, Uzbek
+        NFC text with invisible characters, URLs, handles, hashtags, emoji and digits removed, runs of one letter
+        cut to one, Uzbek
         apostrophes made canonical and Arabic keyboard variants folded in Persian-family text.
 
     Example:
@@ -154,6 +159,7 @@ def normalize_for_detection(text: str) -> str:
         text = text.replace(_ZWNJ, " ")
     text = _INVISIBLE_OR_MARK.sub("", text)
     text = _drop_controls(text)
+    text = _REPEATED_LETTER.sub(r"\1", text)
     text = strip_non_language(text)
     text = fold_uzbek_apostrophes(text)
     return fold_arabic_keyboard_variants(text)
