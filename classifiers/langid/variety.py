@@ -161,7 +161,7 @@ def detect_variety(text: str) -> VarietyResult:
         the probability of the answer (for `und`, of the likelier variety) and the cues found.
 
     Example:
-        >>> detect_variety("شاروالی کابل از ترمیم سرک‌های شهر خبر داد").variety
+        >>> detect_variety("شاروالی کابل اعلام کرد که موترهای کهنه از سرک‌های شهر جمع‌آوری می‌شوند").variety
         'prs'
     """
     normalized = normalize_for_variety(text)
