@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Annotated, Any
@@ -18,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pmon.cli.output import err_console, make_console
+from pmon.schemas.jsonl import read_lines
 
 
 class EvalFormat(StrEnum):
@@ -25,26 +25,6 @@ class EvalFormat(StrEnum):
 
     table = "table"
     json = "json"
-
-
-def _lines(source: Path | None) -> Iterator[tuple[int, str]]:
-    if source is None or str(source) == "-":
-        yield from enumerate(sys.stdin, start=1)
-        return
-    with source.open(encoding="utf-8") as stream:
-        yield from enumerate(stream, start=1)
-
-
-def _record(line: str) -> tuple[dict[str, Any] | None, str]:
-    try:
-        record = json.loads(line)
-    except ValueError as exc:
-        return None, f"invalid JSON ({exc})"
-    if not isinstance(record, dict):
-        return None, "expected a JSON object with 'id' and 'text'"
-    if not isinstance(record.get("text"), str):
-        return None, "expected a string 'text'"
-    return record, ""
 
 
 def detect_lines(
@@ -65,10 +45,7 @@ def detect_lines(
     from pmon.classifiers.langid import detect_document
 
     written = bad = 0
-    for number, line in _lines(source):
-        if not line.strip():
-            continue
-        record, problem = _record(line)
+    for number, record, problem in read_lines(source, require_text=True):
         if record is None:
             errors.print(f"line {number}: {problem}; skipped", highlight=False, markup=False)
             bad += 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 import enum
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +12,7 @@ import typer
 
 from pmon.cli.options import DEFAULT_DB, DbOption, existing_warehouse, fail
 from pmon.cli.output import OutputFormat, console, emit, err_console
+from pmon.schemas.jsonl import JsonlError, read_lines
 
 
 class GoldSplit(str, enum.Enum):
@@ -24,22 +24,6 @@ class GoldSplit(str, enum.Enum):
 
 CodebookOption = Annotated[Path | None, typer.Option("--codebook", help="codebook folder (default: codebooks/iskp)")]
 HeadsOption = Annotated[Path | None, typer.Option("--heads", help="heads trained by `pmon train` (default: codebook's)")]
-
-
-def _read_jsonl(source: Path | None) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
-    stream = sys.stdin if source is None or str(source) == "-" else source.open(encoding="utf-8")
-    for number, line in enumerate(stream, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError as exc:
-            yield number, None, f"invalid JSON ({exc})"
-            continue
-        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-            yield number, None, "expected an object with a string 'text'"
-            continue
-        yield number, record, ""
 
 
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:
@@ -73,14 +57,17 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             pending.clear()
 
         skipped = 0
-        for number, record, problem in _read_jsonl(file):
-            if record is None:
-                err_console.print(f"line {number}: {problem}; skipped", highlight=False, markup=False)
-                skipped += 1
-                continue
-            pending.append(record)
-            if len(pending) >= batch_size:
-                flush()
+        try:
+            for number, record, problem in read_lines(file, require_text=True):
+                if record is None:
+                    err_console.print(f"line {number}: {problem}; skipped", highlight=False, markup=False)
+                    skipped += 1
+                    continue
+                pending.append(record)
+                if len(pending) >= batch_size:
+                    flush()
+        except JsonlError as exc:
+            raise fail(str(exc)) from exc
         if pending:
             flush()
         if skipped:  # every good line was classified; the status says that some were not
@@ -175,10 +162,8 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         if ctx.invoked_subcommand:
             return
         from pmon.classifiers.narratives.model import THRESHOLD
-        from pmon.warehouse import Warehouse
+        from pmon.warehouse import Warehouse, WarehouseBusy
         from pmon.warehouse.labels import low_confidence
-
-        from pmon.warehouse import WarehouseBusy
 
         try:
             with Warehouse.open(existing_warehouse(db), read_only=True) as wh:

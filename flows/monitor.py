@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from pmon.flows import settings as _settings  # noqa: F401 - configures Prefect before it is imported
+
+# isort: split
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context

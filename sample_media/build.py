@@ -43,6 +43,7 @@ import yaml
 from pydantic import BaseModel, Field
 
 from pmon.schemas.documents import normalise_for_identity
+from pmon.schemas.jsonl import read_lines
 
 __all__ = ["GOLD_DIR", "VARIETIES", "Manifest", "SampleMediaError", "render"]
 
@@ -129,11 +130,10 @@ def load_gold(gold_dir: Path) -> dict[str, list[GoldSentence]]:
     """
     by_variety: dict[str, list[GoldSentence]] = {}
     for path in sorted(gold_dir.glob("*.jsonl")):
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
+        for number, row, problem in read_lines(path):
             try:
-                row = json.loads(line)
+                if row is None:
+                    raise ValueError(problem)
                 sentence = GoldSentence(
                     id=str(row["id"]), text=" ".join(str(row["text"]).split()), lang=str(row["lang"]),
                     script=str(row["script"]), labels=tuple(row["labels"]), stance=str(row["stance"]),

@@ -315,7 +315,7 @@ def test_detect_language_reads_stdin_reports_bad_lines_and_goes_on(cli_app: type
     assert [(o["id"], o["lang"], o["script"]) for o in outputs] == [("a", "tg", "Cyrl"), (3, "ps", "Arab")]
     assert set(outputs[0]) == {"id", "lang", "script", "confidence"}
     assert "line 2: invalid JSON" in result.stderr
-    assert "line 3: expected a string 'text'" in result.stderr
+    assert "line 3: expected an object with a string 'text'" in result.stderr
 
 
 def test_detect_language_reads_a_file_with_mix(cli_app: typer.Typer, tmp_path: Path) -> None:
