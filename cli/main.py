@@ -180,7 +180,8 @@ def _register_plugins() -> None:
     """Commands that live beside their library code (language ID, models, narratives, alerts)."""
     import importlib
 
-    for name in ("pmon.cli.language", "pmon.cli.models", "pmon.cli.narratives", "pmon.cli.alerts", "pmon.cli.operations"):
+    for name in ("pmon.cli.language", "pmon.cli.models", "pmon.cli.narratives", "pmon.cli.alerts", "pmon.cli.operations",
+                 "pmon.cli.ui"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

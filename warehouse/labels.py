@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import duckdb
@@ -32,9 +33,10 @@ def low_confidence(
 
 def record_label(
     con: duckdb.DuckDBPyConnection, document_id: str, narrative: str, verdict: str,
-    stance: str | None = None, analyst: str | None = None,
+    stance: str | None = None, analyst: str | None = None, labelled_at: datetime | None = None,
 ) -> None:
-    """Store (or replace) an analyst's verdict on one document × narrative.
+    """Store (or replace) an analyst's verdict on one document × narrative (`labelled_at`: default now; `pmon ui`
+    passes when the analyst gave it, which can be earlier than when a busy warehouse let it be written).
 
     Raises:
         ValueError: unknown document or verdict.
@@ -47,7 +49,7 @@ def record_label(
         """INSERT INTO analyst_labels VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT (document_id, narrative) DO UPDATE SET verdict = excluded.verdict, stance = excluded.stance,
                analyst = excluded.analyst, labelled_at = excluded.labelled_at""",
-        [document_id, narrative, verdict, stance, analyst, utcnow()],
+        [document_id, narrative, verdict, stance, analyst, labelled_at or utcnow()],
     )
 
 
