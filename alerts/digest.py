@@ -216,7 +216,7 @@ def build_digest(
     if since > today:
         raise ValueError(f"the digest window starts after today ({since} > {today})")
     baseline_start = since - timedelta(days=settings.baseline_days)
-    alerts = sorted(list_alerts(con, since=since), key=lambda a: (_KIND_ORDER[a.kind], -(a.score or 0), a.id))
+    alerts = sorted(list_alerts(con, since=since, include_dismissed=False), key=lambda a: (_KIND_ORDER[a.kind], -(a.score or 0), a.id))
     days = (today - since).days + 1
     changes = _changes(con, since, today, baseline_start, days, settings.baseline_days)
     languages = _languages(con, since, today, baseline_start, days, settings.baseline_days)

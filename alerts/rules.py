@@ -335,6 +335,7 @@ def list_alerts(
     since: date | None = None,
     kinds: Sequence[str] | None = None,
     ids: Sequence[str] | None = None,
+    include_dismissed: bool = True,
 ) -> list[Alert]:
     """Stored alerts whose window reaches `since` or later (all when None), newest windows first.
 
@@ -343,8 +344,13 @@ def list_alerts(
         since: first day of interest; an alert counts when its window ends after that day starts.
         kinds: only these kinds.
         ids: only these alert ids.
+        include_dismissed: False leaves out alerts an analyst dismissed in `pmon ui` (digests: never sent again).
     """
+    from pmon.warehouse.browse import has_table
+
     clauses, params = ["TRUE"], []
+    if not include_dismissed and has_table(con, "alert_actions"):
+        clauses.append("id NOT IN (SELECT alert_id FROM alert_actions WHERE action = 'dismissed')")
     if since is not None:
         clauses.append("window_end > ?")
         params.append(_midnight(since))
