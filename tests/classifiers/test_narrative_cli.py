@@ -35,6 +35,7 @@ def codebook_texts() -> dict[str, str]:
     return texts
 
 
+@pytest.mark.slow  # the real model (trained once per session)
 def test_classify_gives_narratives_with_their_evidence_and_skips_bad_lines(codebook_texts: dict[str, str]) -> None:
     narrative = codebook_texts["economic_recruitment"]
     everyday = codebook_texts["everyday"]
@@ -61,6 +62,7 @@ def test_classify_gives_narratives_with_their_evidence_and_skips_bad_lines(codeb
     assert plain["narratives"] == [] and plain["stance"] == "none" and plain["lang"] == "en"
 
 
+@pytest.mark.slow  # the real model (trained once per session)
 def test_every_narrative_is_found_in_its_own_exemplar(codebook_texts: dict[str, str]) -> None:
     classifier = load_classifier()
     leaves = [leaf for leaf in classifier.heads.leaf_ids]
@@ -69,6 +71,7 @@ def test_every_narrative_is_found_in_its_own_exemplar(codebook_texts: dict[str, 
     assert all(r.model_version == classifier.model_version and r.codebook_version for r in results)
 
 
+@pytest.mark.slow  # the real model (trained once per session)
 def test_eval_narratives_reports_every_figure(tmp_path: Path) -> None:
     rows = read_gold([GOLD])
     # A small gold file: the first ten items of every language variety (narratives, everyday and unrelated texts).
@@ -164,6 +167,7 @@ def test_review_then_train_uses_the_analysts_verdicts(demo_warehouse: Path, tmp_
     assert second["narrative"] not in [n["id"] for n in json.loads(after.stdout)["narratives"]]
 
 
+@pytest.mark.slow  # the real model (trained once per session)
 def test_long_texts_are_split_into_sentences_for_evidence() -> None:
     text = " ".join(["The market in Kabul opened early today and traders reported steady sales of fruit."] * 3)
     assert len(split_sentences(text)) == 3
