@@ -1,7 +1,8 @@
 """HTTP fetching that a hostile source cannot turn against us or against the network we run in.
 
 - every hop of a redirect chain is checked: scheme http(s), host resolving to public addresses only unless
-  allow-listed; the connection then goes to the very address that was checked (no second DNS lookup that a
+  allow-listed (the allow-list is PMON_INGEST_ALLOWED_PRIVATE_HOSTS plus, for a source with
+  `allow_private_network`, that source's own host: a redirect never adds to it); the connection then goes to the very address that was checked (no second DNS lookup that a
   rebinding name could answer differently), with the Host header and TLS server name of the original host;
 - IPv4 addresses hidden in IPv6 ones (mapped, 6to4, NAT64) are judged by the IPv4 address they carry;
 - redirects are capped, each request has timeouts, and the whole fetch a time budget (a server that drips one
@@ -141,8 +142,9 @@ def check_address(
     for address in addresses:
         if not is_public(address):
             raise BlockedAddress(
-                f"{url}: {host} resolves to {address}, a non-public address; add the host to the source's "
-                "allow-list (allow_private_network: true) only if you trust it"
+                f"{url}: {host} resolves to {address}, a non-public address; only a source's own host "
+                "(allow_private_network: true) or a host in PMON_INGEST_ALLOWED_PRIVATE_HOSTS may be, and only if "
+                "you trust it"
             )
     return addresses
 
@@ -305,7 +307,8 @@ class SafeFetcher:
             url: http(s) URL.
             etag: ETag of the last complete fetch (conditional GET).
             last_modified: Last-Modified of the last complete fetch.
-            allow_private: the source is allow-listed for non-public addresses (the demo's 127.0.0.1 server).
+            allow_private: the URL's own host may resolve to non-public addresses (the demo's 127.0.0.1 server);
+                redirect hops to other hosts still may not.
             deadline: `time.monotonic()` by which the whole fetch, body included, must be done (default: now +
                 `limits.max_source_seconds`).
 
@@ -314,18 +317,27 @@ class SafeFetcher:
             BlockedAddress: the URL or a redirect hop points at a non-public address.
         """
         deadline = deadline or (time.monotonic() + self.limits.max_source_seconds)
-        allowed = set(self.limits.allowed_private_hosts)
+        # The allow-list is fixed before the first request: the configured hosts, plus the source's own host when
+        # the source is trusted with the private network. A redirect never widens it: a hop to another private
+        # host (cloud metadata at 169.254.169.254, the 10/8 network) is refused before any connection is opened.
+        allowed = frozenset(self.limits.allowed_private_hosts)
+        if allow_private:
+            allowed |= {urlsplit(url).hostname or ""}
         headers = {}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        current = url
+        current, previous = url, None
         for _hop in range(self.limits.max_redirects + 1):
             parts = urlsplit(current)
             host = parts.hostname or ""
-            # An allow-listed source may point anywhere, but still only over http(s) and to what was resolved here.
-            addresses = check_address(current, allowed | {host} if allow_private else allowed, resolver=self.resolver)
+            try:
+                addresses = check_address(current, allowed, resolver=self.resolver)
+            except BlockedAddress as exc:
+                if previous is None:
+                    raise
+                raise BlockedAddress(f"redirect from {previous} refused, nothing was sent there: {exc}") from exc
             extensions = {"sni_hostname": host} if parts.scheme == "https" else {}
             hop_headers = {**headers, "Host": parts.netloc.rpartition("@")[2]}
             try:
@@ -338,7 +350,7 @@ class SafeFetcher:
                         location = response.headers.get("location")
                         if not location:
                             raise FetchError(f"{current}: redirect without a Location header")
-                        current = urljoin(current, location)
+                        previous, current = current, urljoin(current, location)
                         continue
                     if response.status_code == 429 or response.status_code >= 500:
                         raise TransientFetchError(f"{current}: HTTP {response.status_code}")
