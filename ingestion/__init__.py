@@ -19,7 +19,7 @@ from pmon.ingestion.http import FetchedResponse, SafeFetcher, check_address
 from pmon.ingestion.limits import IngestLimits
 from pmon.ingestion.pages import parse_page
 from pmon.ingestion.telegram import parse_export
-from pmon.ingestion.text import clean_line, clean_text
+from pmon.ingestion.text import charset_of, clean_line, clean_text
 from pmon.schemas.documents import QuarantinedItem, RawItem
 from pmon.schemas.sources import SourceConfig, SourceKind
 
@@ -143,7 +143,8 @@ def _read_feed(
     if response is None:
         return
     batch.etag, batch.last_modified = response.etag, response.last_modified
-    _collect(batch, parse_feed(response.content, source.id, base_url=response.url), source.location)
+    _collect(batch, parse_feed(response.content, source.id, base_url=response.url, content_type=response.content_type),
+             source.location)
     if source.fetch_full_text:
         for index, item in enumerate(batch.items):
             if not item.url:
@@ -190,10 +191,11 @@ def _read_telegram(
         return
     batch.etag, batch.last_modified = response.etag, response.last_modified
     base = source.location if source.is_remote else None
-    _collect(batch, parse_export(response.content, source.id, base_url=base), location)
+    _collect(batch, parse_export(response.content, source.id, base_url=base, charset=charset_of(response.content_type)),
+             location)
 
 
-def _file_reader(parse: Callable[[bytes, str], Iterator[RawItem | ParseError]]) -> Callable[..., None]:
+def _file_reader(parse: Callable[..., Iterator[RawItem | ParseError]]) -> Callable[..., None]:
     def read(
         source: SourceConfig, fetcher: SafeFetcher, batch: SourceBatch, etag: str | None, lm: str | None, deadline: float
     ) -> None:
@@ -201,7 +203,7 @@ def _file_reader(parse: Callable[[bytes, str], Iterator[RawItem | ParseError]]) 
         if response is None:
             return
         batch.etag, batch.last_modified = response.etag, response.last_modified
-        _collect(batch, parse(response.content, source.id), source.location)
+        _collect(batch, parse(response.content, source.id, charset=charset_of(response.content_type)), source.location)
 
     return read
 

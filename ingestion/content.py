@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from pmon.ingestion.errors import ParseError
-from pmon.ingestion.text import decode_bytes
+from pmon.ingestion.text import wide_encoding
 
 #: Media types no source kind can be: refused whatever the kind.
 _BINARY_TYPES = ("image/", "audio/", "video/", "font/", "model/")
@@ -53,27 +53,26 @@ def check_content(content: bytes, content_type: str | None, location: str) -> No
     for magic, what in _MAGIC:
         if head.startswith(magic):
             raise ParseError(f"{location}: the content is {what}, not a text document (content type {media_type or 'none'!r})")
-    if content[:4096].count(b"\x00") > _MAX_NULS and not content.startswith(_UTF16_32_BOMS):
+    if content[:4096].count(b"\x00") > _MAX_NULS and not content.startswith(_UTF16_32_BOMS) and not wide_encoding(content):
         # Binary formats are full of NUL bytes; a stray one in a text file is only cleaned out of its item.
         raise ParseError(f"{location}: binary content (NUL bytes), not a text document")
 
 
-def refuse_entity_declarations(content: bytes, location: str) -> None:
+def refuse_entity_declarations(text: str, location: str) -> None:
     """Refuse XML that declares entities: the vector of "billion laughs" expansion and external-entity reads.
 
     No feed needs an internal DTD subset; refusing the document is simpler and safer than trusting every
-    parser on the way (feedparser's strict and loose parsers, lxml) to neutralise it.
+    parser on the way (feedparser's strict and loose parsers, lxml) to neutralise it. The whole decoded text is
+    searched, the very text the parser is then given: no prefix to pad past, no encoding (UTF-7, UTF-16) that
+    hides the declaration from a search of the raw bytes.
 
     Raises:
         ParseError: the document declares an entity.
     """
-    head = content[:1_000_000]
-    if b"<!" not in head and not head.startswith(_UTF16_32_BOMS):
-        return
-    text = decode_bytes(head).text if head.startswith(_UTF16_32_BOMS) else head.decode("latin-1")
-    if _ENTITY_DECLARATION.search(text):
+    found = _ENTITY_DECLARATION.search(text)
+    if found:
         raise ParseError(
-            f"{location}: XML entity declarations (<!ENTITY) are refused: they are the vector of entity-expansion "
-            "(billion laughs) and external-entity attacks, and no feed needs them",
-            payload=text[:2000],
+            f"{location}: XML entity declarations (<!ENTITY, at character {found.start()}) are refused: they are the "
+            "vector of entity-expansion (billion laughs) and external-entity attacks, and no feed needs them",
+            payload=text[max(0, found.start() - 200) : found.start() + 1800] if found.start() > 2000 else text[:2000],
         )

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from pmon.ingestion.errors import ParseError
-from pmon.ingestion.text import REPLACEMENT, clean_line, clean_text, decode_bytes, parse_datetime
+from pmon.ingestion.text import REPLACEMENT, clean_line, clean_text, decode_bytes, invalid_utf8_at, parse_datetime
 from pmon.schemas.documents import RawItem
 
 # The csv module refuses fields over 128 KiB with an error that ends the reader; the item size limit
@@ -51,14 +51,22 @@ def _preview(record: object) -> str:
         return repr(record)[:2000]
 
 
-def parse_jsonl(content: bytes, source_id: str) -> Iterator[RawItem | ParseError]:
-    """One JSON object per line; a bad line is yielded as a ParseError with its line number."""
-    decoded = decode_bytes(content)
+def parse_jsonl(content: bytes, source_id: str, charset: str | None = None) -> Iterator[RawItem | ParseError]:
+    """One JSON object per line; a bad line is yielded as a ParseError with its line number.
+
+    Args:
+        content: the file's bytes.
+        source_id: the source it belongs to.
+        charset: the charset an HTTP header declares, if any (JSON Lines is UTF-8 unless that says otherwise).
+    """
+    decoded = decode_bytes(content, charset)
+    # A replacement keeps every newline byte where it was: line n of the text is line n of the bytes.
+    raw_lines = content.split(b"\n") if decoded.invalid else []
     for number, line in enumerate(decoded.text.split("\n"), start=1):
         if not line.strip():
             continue
         if decoded.invalid and REPLACEMENT in line:
-            yield ParseError(f"line {number}: bytes that are not valid UTF-8 (a file mixing encodings?)", payload=line)
+            yield ParseError(f"line {number}: {decoded.reason} ({invalid_utf8_at(raw_lines[number - 1])})", payload=line)
             continue
         try:
             record = json.loads(line)
@@ -74,13 +82,18 @@ def parse_jsonl(content: bytes, source_id: str) -> Iterator[RawItem | ParseError
         yield _item(record, source_id, f"line {number}")
 
 
-def parse_csv(content: bytes, source_id: str) -> Iterator[RawItem | ParseError]:
+def parse_csv(content: bytes, source_id: str, charset: str | None = None) -> Iterator[RawItem | ParseError]:
     """CSV with a header row; a row without text (or that cannot be read) is yielded as a ParseError.
+
+    Args:
+        content: the file's bytes.
+        source_id: the source it belongs to.
+        charset: the charset an HTTP header declares, if any.
 
     Raises:
         ParseError: the header names no 'text' column.
     """
-    decoded = decode_bytes(content)
+    decoded = decode_bytes(content, charset)
     reader = csv.DictReader(io.StringIO(decoded.text, newline=""))
     try:
         fieldnames = reader.fieldnames
@@ -101,6 +114,6 @@ def parse_csv(content: bytes, source_id: str) -> Iterator[RawItem | ParseError]:
             continue
         where = f"row {reader.line_num}"
         if decoded.invalid and any(REPLACEMENT in value for value in row.values() if isinstance(value, str)):
-            yield ParseError(f"{where}: bytes that are not valid UTF-8 (a file mixing encodings?)", payload=_preview(row))
+            yield ParseError(f"{where}: {decoded.reason}", payload=_preview(row))
             continue
         yield _item(row, source_id, where)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
 import re
 from collections.abc import Iterator
 
@@ -10,31 +9,33 @@ import feedparser
 
 from pmon.ingestion.content import refuse_entity_declarations
 from pmon.ingestion.errors import ParseError
-from pmon.ingestion.text import REPLACEMENT, clean_line, decode_bytes, declared_xml_encoding, html_to_text, struct_to_datetime
+from pmon.ingestion.text import (
+    REPLACEMENT, Decoded, charset_of, clean_line, decode_bytes, declared_xml_encoding, html_to_text, struct_to_datetime,
+)
 from pmon.schemas.documents import RawItem
 
-_BOM_STARTS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-_HTML_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)[\s>]", re.IGNORECASE | re.DOTALL)
+_HTML_START = re.compile(r"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)[\s>]", re.IGNORECASE | re.DOTALL)
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]{0,200}\?>")
+_UTF8_DECLARATION = '<?xml version="1.0" encoding="utf-8"?>'
 
 
-def _settle_encoding(content: bytes) -> tuple[bytes, bool]:
-    """UTF-8 bytes for feedparser, and whether invalid bytes had to be replaced.
+def _settle_encoding(content: bytes, http_charset: str | None) -> Decoded:
+    """The feed's text, decoded here rather than by feedparser (see `decode_bytes` for the order of evidence).
 
     feedparser decodes a whole document with one encoding: one item in windows-1251 inside a UTF-8 feed makes
     it fall back to a Latin encoding and garbles every item. Decoding here keeps the good items intact and
     marks the damaged ones (they hold U+FFFD) so they alone go to quarantine.
     """
-    if content.startswith(_BOM_STARTS):
-        return content, False  # feedparser reads byte-order marks right
-    declared = declared_xml_encoding(content)
-    decoded = decode_bytes(content, declared)
-    if decoded.encoding == "utf-8" and not decoded.invalid:
-        return content, False
-    text = decoded.text
-    if declared is not None:
-        # The declaration must agree with the UTF-8 bytes handed on.
-        text = text.replace(f'encoding="{declared}"', 'encoding="utf-8"', 1).replace(f"encoding='{declared}'", "encoding='utf-8'", 1)
-    return text.encode("utf-8"), decoded.invalid
+    return decode_bytes(content, http_charset, declared_xml_encoding(content))
+
+
+def _as_utf8_document(text: str) -> bytes:
+    """UTF-8 bytes whose XML declaration says UTF-8: feedparser then reads exactly the text checked here, and
+    no declaration (UTF-7, UTF-16 ...) can make it decode the bytes into something else."""
+    text = text.lstrip("\ufeff")
+    if _XML_DECLARATION.match(text):
+        text = _XML_DECLARATION.sub(_UTF8_DECLARATION, text, count=1)
+    return text.encode("utf-8", errors="surrogatepass")
 
 
 def _http_url(value: object) -> str | None:
@@ -42,8 +43,16 @@ def _http_url(value: object) -> str | None:
     return url if url and url.lower().startswith(("http://", "https://")) else None
 
 
-def parse_feed(content: bytes, source_id: str, base_url: str | None = None) -> Iterator[RawItem | ParseError]:
+def parse_feed(
+    content: bytes, source_id: str, base_url: str | None = None, content_type: str | None = None
+) -> Iterator[RawItem | ParseError]:
     """Items of an RSS/Atom document; an entry that cannot be used is yielded as a ParseError, not raised.
+
+    Args:
+        content: the document's bytes.
+        source_id: the source it belongs to.
+        base_url: where it was fetched from (relative links, messages).
+        content_type: the HTTP Content-Type header: its charset outranks the XML declaration.
 
     Raises:
         ParseError: the document is not a feed at all (no entries and a parse error, or not XML), or it
@@ -52,12 +61,12 @@ def parse_feed(content: bytes, source_id: str, base_url: str | None = None) -> I
     location = base_url or "feed"
     if not content.strip():
         raise ParseError(f"{location}: empty document, not a feed")
-    if _HTML_START.match(content[:1024]):
+    decoded = _settle_encoding(content, charset_of(content_type))
+    if _HTML_START.match(decoded.text[:1024].lstrip("\ufeff")):
         raise ParseError(f"{location}: an HTML page, not a feed (has the feed moved?)")
-    refuse_entity_declarations(content, location)
-    content, had_invalid_bytes = _settle_encoding(content)
+    refuse_entity_declarations(decoded.text, location)
     try:
-        parsed = feedparser.parse(content, response_headers={"content-location": base_url or ""})
+        parsed = feedparser.parse(_as_utf8_document(decoded.text), response_headers={"content-location": base_url or ""})
     except Exception as exc:  # noqa: BLE001 - feedparser's loose parser can fail in odd ways on hostile input
         raise ParseError(f"{location}: feed could not be parsed: {type(exc).__name__}") from exc
     # A well-formed feed with no items yet is a feed: feedparser flags it only for the Content-Type it is not
@@ -81,9 +90,9 @@ def parse_feed(content: bytes, source_id: str, base_url: str | None = None) -> I
         if not text and not title:
             yield ParseError(f"entry #{number} ({name}) has no text")
             continue
-        if had_invalid_bytes and (REPLACEMENT in text or REPLACEMENT in (title or "")):
+        if decoded.invalid and (REPLACEMENT in text or REPLACEMENT in (title or "")):
             yield ParseError(
-                f"entry #{number} ({name}) holds bytes that are not valid UTF-8 (a feed mixing encodings?)",
+                f"entry #{number} ({name}) holds bytes that could not be decoded: {decoded.reason}",
                 payload=f"{title or ''}\n\n{text}",
             )
             continue

@@ -72,35 +72,94 @@ class Decoded:
     Attributes:
         text: the text; bytes that were not valid in the chosen encoding are U+FFFD.
         encoding: the encoding used.
-        invalid: some bytes were invalid and replaced by U+FFFD (a file mixing encodings): the items that hold
-            a U+FFFD are the damaged ones and go to quarantine, the others are fine.
+        invalid: some bytes were invalid and replaced by U+FFFD: the items that hold a U+FFFD are the damaged
+            ones and go to quarantine, the others are fine.
+        reason: when `invalid`, why no encoding fitted the whole file (for the quarantine reason).
     """
 
     text: str
     encoding: str
     invalid: bool
+    reason: str | None = None
 
 
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+#: Wider encodings first: UTF-32LE text is also a valid, NUL-riddled UTF-16LE text.
+_WIDE = ("utf-32-le", "utf-32-be", "utf-16-le", "utf-16-be")
+#: Labels whose bytes 0x80-0x9F browsers (WHATWG Encoding) and real servers mean as windows-1252.
+_LATIN1_LABELS = {"latin_1", "ascii"}
+#: Characters that never occur in text: a wide decoding that yields them is a wrong guess.
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-def decode_bytes(content: bytes, declared: str | None = None) -> Decoded:
+def wide_encoding(content: bytes) -> str | None:
+    """UTF-16 or UTF-32 without a byte-order mark, recognised by its shape: the NUL bytes of ASCII characters.
+
+    feedparser reads such feeds (by the `<?` of their XML declaration); any text qualifies here when its first
+    4 KB decode, in one of these encodings, to text free of NULs and control characters.
+    """
+    head = content[:4096]
+    if head.count(b"\x00") < 2 or any(content.startswith(bom) for bom, _ in _BOMS):
+        return None
+    # The NUL bytes of ASCII characters sit at even offsets in big-endian text, at odd ones in little-endian:
+    # "<" is 00 3C in UTF-16BE and 3C 00 in UTF-16LE, and either decodes without error in the other byte order.
+    even = sum(1 for index in range(0, len(head), 2) if head[index] == 0)
+    big_endian = even > head.count(b"\x00") - even
+    for encoding in [e for e in _WIDE if e.endswith("-be") == big_endian]:
+        width = 4 if "32" in encoding else 2
+        try:
+            text = head[: len(head) - len(head) % width].decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        # Markup, JSON and CSV start with ASCII and keep using it: random bytes can decode without error, but
+        # hardly ever into text that starts with an ASCII character and has a fair share of them.
+        start = text.lstrip()[:1]
+        ascii_share = sum(1 for ch in text if ch < "\x80") / max(1, len(text))
+        if start.isascii() and start.isprintable() and ascii_share >= 0.05 and not _NOT_TEXT.search(text):
+            return encoding
+    return None
+
+
+def _codec(label: str | None) -> str | None:
+    if not label:
+        return None
+    try:
+        name = codecs.lookup(label.strip().strip("\"'")).name
+    except LookupError:
+        return None
+    return "gb18030" if name == "gb2312" else name  # a superset, as feedparser and browsers read it
+
+
+def _first_invalid(content: bytes, encoding: str) -> str:
+    try:
+        content.decode(encoding)
+    except UnicodeDecodeError as exc:
+        return f"byte 0x{content[exc.start]:02x} at offset {exc.start}"
+    return "no invalid byte"
+
+
+def decode_bytes(content: bytes, *declared: str | None) -> Decoded:
     """Decode text whose encoding may be declared wrongly, not at all, or mixed within the file.
 
-    Order: a byte-order mark; UTF-8, when the bytes are valid UTF-8 (servers often declare Latin-1 for UTF-8
-    text, and valid UTF-8 beyond ASCII hardly ever happens by chance); the declared charset (HTTP header, XML
-    declaration, HTML meta) when it decodes cleanly; for a file with no valid UTF-8 beyond ASCII (one legacy
-    encoding throughout, such as windows-1251 Tajik or windows-1256 Persian), the legacy encoding in which it
-    reads as a language; else UTF-8 with the invalid bytes replaced and `invalid` set, so that only the damaged
-    items are lost, not the whole file.
+    The order of evidence is feedparser's, with one exception for lying declarations:
+
+    1. a byte-order mark, or the NUL pattern of UTF-16/UTF-32 without one;
+    2. UTF-8, when the bytes are valid UTF-8 beyond ASCII (servers often declare Latin-1 for UTF-8 text, and
+       valid UTF-8 beyond ASCII hardly ever happens by chance);
+    3. the declared charsets in the order given (the HTTP header's, then the document's own), the first that
+       decodes the whole file (ISO-8859-1 and ASCII read as windows-1252, as browsers do);
+    4. detection, for a file with no valid UTF-8 beyond ASCII: the legacy encoding in which its non-ASCII words
+       read as a language (windows-1251 Tajik, windows-1256 Persian ...);
+    5. else UTF-8 with the invalid bytes replaced and `invalid` set, so that only the damaged items are lost,
+       and `reason` saying why nothing fitted.
 
     Args:
         content: the raw bytes.
-        declared: the charset a header or the document names, if any.
+        declared: the charsets a header or the document names, strongest evidence first (None: not given).
 
     Returns:
-        The decoded text, the encoding used and whether bytes were replaced.
+        The decoded text, the encoding used, whether bytes were replaced, and why.
     """
     for bom, encoding in _BOMS:
         if content.startswith(bom):
@@ -108,46 +167,85 @@ def decode_bytes(content: bytes, declared: str | None = None) -> Decoded:
                 return Decoded(content.decode(encoding), encoding, False)
             except UnicodeDecodeError:
                 break
-    try:
-        return Decoded(content.decode("utf-8"), "utf-8", False)
-    except UnicodeDecodeError:
-        pass
-    if declared:
+    wide = wide_encoding(content)
+    if wide:
         try:
-            codec = codecs.lookup(declared.strip().strip("\"'"))
-            # UTF-16/32 without a byte-order mark is a wrong declaration far more often than a real one.
-            if codec.name not in {"utf-8", "ascii"} and not codec.name.startswith(("utf-16", "utf-32")):
-                return Decoded(content.decode(codec.name), codec.name, False)
-        except (LookupError, UnicodeDecodeError):
-            pass  # a wrong declaration is common; fall through to what the bytes say
+            return Decoded(content.decode(wide), wide, False)
+        except UnicodeDecodeError:
+            pass
+    try:
+        text = content.decode("utf-8")
+        if not text.isascii():
+            return Decoded(text, "utf-8", False)
+    except UnicodeDecodeError:
+        text = None
+    failures = []
+    utf8_declared = False
+    for label in declared:
+        codec = _codec(label)
+        utf8_declared = utf8_declared or codec in ("utf-8", "utf-8-sig")
+        # UTF-16/32 was judged by shape above: declared without that shape, the declaration is wrong. UTF-8 was
+        # tried above, and is the fallback below.
+        if codec is None or codec.startswith(("utf-16", "utf-32", "utf-8")):
+            continue
+        for candidate in (("cp1252", codec) if codec in _LATIN1_LABELS else (codec,)):
+            try:
+                return Decoded(content.decode(candidate), candidate, False)
+            except UnicodeDecodeError:
+                continue
+        failures.append(f"declared charset {label} does not decode ({_first_invalid(content, codec)})")
+    if text is not None:
+        return Decoded(text, "utf-8", False)  # ASCII, read alike by every charset that could be meant
     replaced = content.decode("utf-8", errors="replace")
-    if not _VALID_NON_ASCII.search(replaced):
+    valid_non_ascii = len(_VALID_NON_ASCII.findall(replaced))
+    if not valid_non_ascii:
         guessed = _guess_legacy_encoding(content)
         if guessed:
             try:
                 return Decoded(content.decode(guessed), guessed, False)
             except (LookupError, UnicodeDecodeError):
                 pass
-    return Decoded(replaced, "utf-8", True)
+    # Legacy multi-byte text (EUC-JP, GBK) holds byte pairs that happen to be valid UTF-8: a file is called mixed
+    # only when most of its non-ASCII text is valid UTF-8.
+    if valid_non_ascii > replaced.count(REPLACEMENT):
+        reason = "; ".join(["bytes that are not valid UTF-8 in a file that is UTF-8 elsewhere (mixed encodings)", *failures])
+    else:
+        reason = "; ".join(failures) or (
+            "bytes that are not valid UTF-8, " + ("though UTF-8 is declared, " if utf8_declared else "with no charset "
+            "declared ") + "and no legacy encoding reading as text")
+    return Decoded(replaced, "utf-8", True, reason)
+
+
+def invalid_utf8_at(raw: bytes) -> str:
+    """Where the first byte that is not valid UTF-8 is in `raw` ('byte 0xe9 at column 12'), for a reason."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"byte 0x{raw[exc.start]:02x} at column {exc.start + 1}"
+    return "no invalid byte"
 
 
 #: Legacy encodings of the monitored languages: Tajik and Uzbek Cyrillic (windows-1251, KOI8), Persian,
 #: Pashto and Uyghur (windows-1256), Latin-script text (windows-1252).
 _LEGACY = ("cp1251", "cp1256", "koi8_r", "cp1252")
+_NON_ASCII_WORDS = re.compile(rb"[^\s<>\"'&;=]*[\x80-\xff][^\s<>\"'&;=]*")
 
 
 def _guess_legacy_encoding(content: bytes) -> str | None:
-    """The legacy encoding in which the bytes read as a language, judged by CLD2; None when none does.
+    """The legacy encoding in which the non-ASCII words read as a language, judged by CLD2; None when none does.
 
     General-purpose detectors guess poorly on the short texts of a feed or a message, and almost any high
     byte is a Cyrillic letter in windows-1251; the question asked here is which decoding reads as language.
+    Only the words holding non-ASCII bytes are judged: English markup or ASCII lines around one corrupted line
+    would otherwise read as English in every encoding and pass the corruption off as text.
     """
     import pycld2
 
+    words = b" ".join(_NON_ASCII_WORDS.findall(content[:200_000]))
     best, best_score = None, 0.0
     for encoding in _LEGACY:
         try:
-            text = _CONTROL.sub(" ", content[:50_000].decode(encoding))
+            text = _CONTROL.sub(" ", words.decode(encoding))
             reliable, _, details = pycld2.detect(text, bestEffort=False)[:3]
         except (UnicodeDecodeError, pycld2.error):
             continue
