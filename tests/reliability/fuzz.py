@@ -70,6 +70,7 @@ class Case:
     canaries: list[str] = field(default_factory=list)  # good texts stored beside the bad input
     expected_texts: list[str] = field(default_factory=list)  # texts that must be stored exactly (decoding checks)
     source_extra: dict[str, Any] = field(default_factory=dict)
+    reason: str | None = None  # a quarantine reason must hold this (the real cause, not just any refusal)
 
 
 @dataclass
@@ -321,11 +322,88 @@ def gen_html_bad(w: Workshop, cid: str) -> Case:
     return Case(cid, "html", "html_bad", "quarantine", w.url(cid, body, headers={"Content-Type": "text/html"}))
 
 
+def gen_trusted_source_redirect(w: Workshop, cid: str) -> Case:
+    # A source trusted with the private network redirects to another private host: refused before connecting (#14).
+    # Loopback targets only, so that even a regression sends nothing beyond this machine.
+    port = w.server.port
+    target = w.rng.choice([f"http://localhost:{port}/{cid}-x", f"http://127.0.0.2:{port}/{cid}-x", f"http://[::1]:{port}/"])
+    url = w.url(cid, b"", status=w.rng.choice([301, 302, 307, 308]), headers={"Location": target})
+    return Case(cid, "feed", "trusted_source_redirect", "quarantine", url, source_extra={"allow_private_network": True},
+                reason="redirect from")
+
+
+def gen_hidden_entity(w: Workshop, cid: str) -> Case:
+    # <!ENTITY where a search of the first megabyte of raw bytes does not see it (#14).
+    doctype = '<!DOCTYPE rss [<!ENTITY a "ha"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+    body = _rss([_item("1", "x").replace(">x<", ">&b;<")], "")
+    choice = w.rng.choice(["late", "utf-7", "utf-16-le", "utf-16-be", "utf-32-le"])
+    if choice == "late":
+        content = ('<?xml version="1.0"?><!--' + "pad " * w.rng.randint(260_000, 400_000) + "-->" + doctype + body).encode()
+    elif choice == "utf-7":
+        hidden = doctype.replace("<!", "+ADwAIQ-").replace(">", "+AD4-")
+        content = ('<?xml version="1.0" encoding="utf-7"?>' + hidden + body).encode("ascii")
+    else:
+        content = (f'<?xml version="1.0" encoding="{choice[:6]}"?>' + doctype + body).encode(choice)
+    return Case(cid, "feed", "hidden_entity", "quarantine", w.url(cid, content, headers={"Content-Type": "application/xml"}),
+                reason="entity declarations")
+
+
+#: Mild synthetic sentences in scripts whose legacy encodings feeds still use.
+CHARSET_TEXTS = [
+    ("£5 … naïve café: bread costs “more”", "cp1252", "windows-1252"),
+    ("今日は市場でパンの値段が上がりました", "euc_jp", "EUC-JP"),
+    ("今日は市場でパンの値段が上がりました", "shift_jis", "Shift_JIS"),
+    ("מחירי הלחם בשוק עלו השבוע", "cp1255", "windows-1255"),
+    ("Цены на муку на рынке снова выросли", "koi8_r", "KOI8-R"),
+]
+
+
+def gen_declared_charset(w: Workshop, cid: str) -> Case:
+    # Evidence a feed gives of its charset: the HTTP header, the XML declaration, or the UTF-16/32 shape (#14).
+    text, codec, label = w.rng.choice(CHARSET_TEXTS)
+    where = w.rng.choice(["header", "declaration", "wide"])
+    if where == "header":
+        content, ctype = _rss([_item("1", text)], "").encode(codec), f"application/rss+xml; charset={label}"
+    elif where == "declaration":
+        content, ctype = _rss([_item("1", text)], f'<?xml version="1.0" encoding="{label}"?>').encode(codec), "application/xml"
+    else:
+        wide = w.rng.choice(["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+        content, ctype = _rss([_item("1", text)], f'<?xml version="1.0" encoding="{wide[:6]}"?>').encode(wide), "text/xml"
+    return Case(cid, "feed", "declared_charset", "accept", w.url(cid, content, headers={"Content-Type": ctype}),
+                expected_texts=[text])
+
+
+def gen_ascii_drop_corrupt_line(w: Workshop, cid: str) -> Case:
+    # Pure ASCII but for one corrupted line: that line is quarantined, not "detected" as a legacy encoding (#14).
+    canaries = [f"Traders said flour prices rose again ({w.rng.randrange(10**9)})",
+                f"Officials promised more imports before winter ({w.rng.randrange(10**9)})"]
+    junk = bytes(w.rng.choice([0x80, 0x9d, 0xa0, 0xc3, 0xe2, 0xf0, 0xfe, 0xff]) for _ in range(w.rng.randint(1, 12)))
+    bad = b'{"id": "bad", "text": "Bread ' + junk + b' costs more"}'
+    lines = [json.dumps({"text": canaries[0]}).encode(), bad, json.dumps({"text": canaries[1]}).encode()]
+    return Case(cid, "jsonl", "ascii_drop_corrupt_line", "quarantine", w.file(cid, "drop.jsonl", b"\n".join(lines)),
+                canaries, reason="line 2: bytes that are not valid UTF-8")
+
+
+def gen_telegram_full_export(w: Workshop, cid: str) -> Case:
+    # A full-account export: chats under chats.list, message ids overlapping between chats (#14).
+    texts = [f"{w.rng.choice(GOOD)} ({w.rng.randrange(10**9)})" for _ in range(3)]
+    export = {"about": "synthetic", "chats": {"about": "chats", "list": [
+        {"name": "one", "type": "public_channel", "id": 11, "messages": [{"id": 1, "type": "message", "text": texts[0]}]},
+        {"name": "two", "type": "private_group", "id": 22, "messages": [{"id": 1, "type": "message", "text": texts[1]}]},
+    ]}, "left_chats": {"about": "left", "list": [
+        {"name": "three", "type": "public_channel", "id": 33, "messages": [{"id": 1, "type": "message", "text": texts[2]}]},
+    ]}}
+    folder = Path(w.file(cid, "result.json", json.dumps(export, ensure_ascii=False).encode())).parent
+    return Case(cid, "telegram", "telegram_full_export", "accept", str(folder), expected_texts=texts)
+
+
 GENERATORS: list[tuple[Callable[[Workshop, str], Case], int]] = [
     (gen_broken_xml, 8), (gen_entity_expansion, 8), (gen_compression_bomb, 3), (gen_bad_encoding_header, 5),
     (gen_wrong_content_type, 8), (gen_http_failure, 8), (gen_slow_drip, 1), (gen_mixed_encoding_feed, 6), (gen_legacy_encoding, 4),
     (gen_feed_bad_entry, 6), (gen_feed_odd_text, 5), (gen_jsonl_bad_line, 12), (gen_oversized_item, 3),
     (gen_jsonl_odd_text, 8), (gen_csv_bad, 6), (gen_telegram_bad, 8), (gen_html_bad, 6),
+    (gen_trusted_source_redirect, 4), (gen_hidden_entity, 5), (gen_declared_charset, 6), (gen_ascii_drop_corrupt_line, 4),
+    (gen_telegram_full_export, 3),
 ]
 
 
@@ -338,7 +416,11 @@ def _judge(case: Case, wh: Warehouse, report: Report) -> None:
         report.canaries_lost += len(lost)
         report.failures.append(f"{case.id} {case.generator}: canary lost: {lost[0][:60]!r}")
     if case.expect == "quarantine":
-        if quarantined:
+        reasons = [row[0] for row in wh.con.execute("SELECT reason FROM quarantine WHERE source_id = ?", [case.id]).fetchall()]
+        if quarantined and case.reason is not None and not any(case.reason in reason for reason in reasons):
+            report.missed += 1
+            report.failures.append(f"{case.id} {case.generator}: quarantined, but no reason holds {case.reason!r}: {reasons[:2]}")
+        elif quarantined:
             report.quarantined_as_expected += 1
         else:
             report.missed += 1
