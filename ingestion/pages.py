@@ -5,7 +5,9 @@ from __future__ import annotations
 import trafilatura
 
 from pmon.ingestion.errors import ParseError
-from pmon.ingestion.text import REPLACEMENT, clean_line, clean_text, decode_bytes, declared_html_charset, parse_datetime
+from pmon.ingestion.text import (
+    REPLACEMENT, charset_of, clean_line, clean_text, decode_bytes, declared_html_charset, parse_datetime,
+)
 from pmon.schemas.documents import RawItem
 
 #: Share of U+FFFD in the extracted text above which a page is judged undecodable rather than merely odd.
@@ -29,7 +31,8 @@ def parse_page(content: bytes | str, source_id: str, url: str, content_type: str
     """
     invalid = False
     if isinstance(content, bytes):
-        decoded = decode_bytes(content, declared_html_charset(content, content_type))
+        # The header's charset, then the page's own <meta>: the first that decodes the page wins.
+        decoded = decode_bytes(content, charset_of(content_type), declared_html_charset(content))
         html, invalid = decoded.text, decoded.invalid
     else:
         html = content
