@@ -228,6 +228,7 @@ def invalid_utf8_at(raw: bytes) -> str:
 #: Legacy encodings of the monitored languages: Tajik and Uzbek Cyrillic (windows-1251, KOI8), Persian,
 #: Pashto and Uyghur (windows-1256), Latin-script text (windows-1252).
 _LEGACY = ("cp1251", "cp1256", "koi8_r", "cp1252")
+_MIN_LEGACY_LETTERS = 10
 _NON_ASCII_WORDS = re.compile(rb"[^\s<>\"'&;=]*[\x80-\xff][^\s<>\"'&;=]*")
 
 
@@ -248,6 +249,11 @@ def _guess_legacy_encoding(content: bytes) -> str | None:
             text = _CONTROL.sub(" ", words.decode(encoding))
             reliable, _, details = pycld2.detect(text, bestEffort=False)[:3]
         except (UnicodeDecodeError, pycld2.error):
+            continue
+        # CLD2 calls a few stray Arabic marks "reliable": a language needs words, mostly letters beyond ASCII.
+        non_ascii = [ch for ch in text if ch > "\x7f"]
+        letters = sum(1 for ch in non_ascii if ch.isalpha())
+        if letters < _MIN_LEGACY_LETTERS or letters < 0.8 * len(non_ascii):
             continue
         if reliable and details and details[0][1] != "un" and details[0][3] > best_score:
             best, best_score = encoding, float(details[0][3])

@@ -119,6 +119,16 @@ def test_ascii_drop_with_one_corrupted_line_quarantines_that_line(tmp_path: Path
     assert "byte 0xc3 at column 28" in problem.reason and "no charset declared" in problem.reason
 
 
+@pytest.mark.parametrize("junk", [b"\xf0\xff", b"\xf0\xe2\xf0\xf0\xf0", b"\xf0\x9d"])
+def test_a_few_stray_bytes_are_no_legacy_text(tmp_path: Path, junk: bytes) -> None:
+    # In windows-1256 these are Arabic marks that CLD2 alone calls a "reliable" language.
+    lines = [b'{"text": "Traders said flour prices rose again."}', b'{"text": "Bread ' + junk + b' costs more"}']
+    (tmp_path / "drop.jsonl").write_bytes(b"\n".join(lines))
+    batch = _read("jsonl", tmp_path / "drop.jsonl")
+    assert _texts(batch) == ["Traders said flour prices rose again."]
+    assert _reasons(batch).startswith("line 2: bytes that are not valid UTF-8")
+
+
 def test_legacy_drop_still_read_whole(tmp_path: Path) -> None:
     text = "Нархи орд дар бозори шаҳр боз боло рафт ва мардум нигаронанд".replace("ҳ", "х")
     (tmp_path / "drop.jsonl").write_bytes(b'{"id": "1", "title": "Prices", "text": "' + text.encode("cp1251") + b'"}\n')
