@@ -250,10 +250,11 @@ def _guess_legacy_encoding(content: bytes) -> str | None:
             reliable, _, details = pycld2.detect(text, bestEffort=False)[:3]
         except (UnicodeDecodeError, pycld2.error):
             continue
-        # CLD2 calls a few stray Arabic marks "reliable": a language needs words, mostly letters beyond ASCII.
+        # CLD2 calls a few stray Arabic marks "reliable": a language needs words, and its non-ASCII characters
+        # are mostly letters.
         non_ascii = [ch for ch in text if ch > "\x7f"]
-        letters = sum(1 for ch in non_ascii if ch.isalpha())
-        if letters < _MIN_LEGACY_LETTERS or letters < 0.8 * len(non_ascii):
+        if (sum(1 for ch in text if ch.isalpha()) < _MIN_LEGACY_LETTERS
+                or sum(1 for ch in non_ascii if ch.isalpha()) < 0.8 * len(non_ascii)):
             continue
         if reliable and details and details[0][1] != "un" and details[0][3] > best_score:
             best, best_score = encoding, float(details[0][3])
