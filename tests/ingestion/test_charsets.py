@@ -129,7 +129,11 @@ def test_a_few_stray_bytes_are_no_legacy_text(tmp_path: Path, junk: bytes) -> No
     assert _reasons(batch).startswith("line 2: bytes that are not valid UTF-8")
 
 
-def test_legacy_drop_still_read_whole(tmp_path: Path) -> None:
-    text = "Нархи орд дар бозори шаҳр боз боло рафт ва мардум нигаронанд".replace("ҳ", "х")
-    (tmp_path / "drop.jsonl").write_bytes(b'{"id": "1", "title": "Prices", "text": "' + text.encode("cp1251") + b'"}\n')
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [("Нархи орд дар бозори шахр боз боло рафт ва мардум нигаронанд", "cp1251"),
+     ("Der Brotpreis in München ist gestiegen, sagen die Händler über die Märkte", "cp1252")],
+)
+def test_legacy_drop_still_read_whole(tmp_path: Path, text: str, encoding: str) -> None:
+    (tmp_path / "drop.jsonl").write_bytes(b'{"id": "1", "title": "Prices", "text": "' + text.encode(encoding) + b'"}\n')
     assert _texts(_read("jsonl", tmp_path / "drop.jsonl")) == [text]
