@@ -320,7 +320,9 @@ class SafeFetcher:
         # The allow-list is fixed before the first request: the configured hosts, plus the source's own host when
         # the source is trusted with the private network. A redirect never widens it: a hop to another private
         # host (cloud metadata at 169.254.169.254, the 10/8 network) is refused before any connection is opened.
-        allowed = frozenset(self.limits.allowed_private_hosts)
+        # Spelled as urlsplit gives a hop's host (lower case, IPv6 without brackets), so that "[::1]" or "Media.LAN"
+        # in the environment match.
+        allowed = frozenset(host.strip().strip("[]").lower() for host in self.limits.allowed_private_hosts)
         if allow_private:
             allowed |= {urlsplit(url).hostname or ""}
         headers = {}

@@ -107,5 +107,6 @@ def test_configured_private_hosts_stay_allowed_for_redirects(server: HostileServ
 
     server.route("/feed", b"<rss/>")
     url = server.route("/hop", status=302, headers={"Location": f"http://localhost:{server.port}/feed"})
-    with SafeFetcher(IngestLimits(allowed_private_hosts=["localhost"])) as fetcher:
+    with SafeFetcher(IngestLimits(allowed_private_hosts=["LocalHost"])) as fetcher:
         assert fetcher.get(url, allow_private=True).status == 200
+    assert [path for path, _ in server.requests] == ["/hop", "/feed"]
