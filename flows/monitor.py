@@ -57,7 +57,8 @@ def _short_gil_slices(function: Callable[_P, _R]) -> Callable[_P, _R]:
     return wrapper
 
 
-@flow(name="monitor", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=4))
+# Prefect types a ThreadPoolTaskRunner() as ThreadPoolTaskRunner[Never], which its own flow() does not accept.
+@flow(name="monitor", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=4))  # type: ignore[arg-type]
 @_short_gil_slices
 def monitor(
     sources_path: str,
@@ -83,7 +84,7 @@ def monitor(
 
 def dask_task_runner(address: str | None = None, workers: int = 2) -> Any:
     """A prefect-dask task runner: on the cluster at `address`, or on a local cluster of `workers` processes."""
-    from prefect_dask import DaskTaskRunner
+    from prefect_dask.task_runners import DaskTaskRunner
 
     if address:
         return DaskTaskRunner(address=address)
@@ -97,4 +98,5 @@ def run_monitor(
 ) -> RunSummary:
     """Run the monitor flow (ephemeral Prefect; no server needed), optionally on another task runner."""
     flow_to_run = monitor.with_options(task_runner=task_runner) if task_runner is not None else monitor
-    return flow_to_run(str(sources_path), str(db_path), **kwargs)
+    summary: RunSummary = flow_to_run(str(sources_path), str(db_path), **kwargs)
+    return summary

@@ -169,13 +169,11 @@ class _BoundedDecoder:
         if self.coding not in (None, "gzip", "x-gzip", "deflate"):
             raise FetchError(f"{location}: content encoding {self.coding!r} was not asked for and is not decoded")
         self.location = location
-        self._zlib = self._new()
+        self._zlib = self._new() if self.coding is not None else None
         self._first = True
         self._fed = False
 
-    def _new(self) -> zlib._Decompress | None:  # type: ignore[name-defined]
-        if self.coding is None:
-            return None
+    def _new(self) -> zlib._Decompress:
         return zlib.decompressobj(31 if self.coding in ("gzip", "x-gzip") else zlib.MAX_WBITS)
 
     def feed(self, data: bytes, budget: int) -> Iterable[bytes]:
@@ -184,18 +182,19 @@ class _BoundedDecoder:
             yield data
             return
         self._fed = self._fed or bool(data)
+        decompressor = self._zlib
         try:
             while data:
-                out = self._zlib.decompress(data, budget + 1)
+                out = decompressor.decompress(data, budget + 1)
                 if out:
                     yield out
                     budget -= len(out)
                     if budget < 0:
                         return
-                data = self._zlib.unconsumed_tail
-                if self._zlib.eof and self._zlib.unused_data:
-                    data = self._zlib.unused_data  # a second gzip member
-                    self._zlib = self._new()
+                data = decompressor.unconsumed_tail
+                if decompressor.eof and decompressor.unused_data:
+                    data = decompressor.unused_data  # a second gzip member
+                    decompressor = self._zlib = self._new()
                 self._first = False
         except zlib.error as exc:
             if self._first and self.coding == "deflate":
@@ -253,7 +252,7 @@ class SafeFetcher:
         return {"limits": self.limits, "resolver": self.resolver, "transport": self._transport}
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        self.__init__(state["limits"], state["transport"], state["resolver"])  # type: ignore[misc, arg-type]
+        self.__init__(state["limits"], state["transport"], state["resolver"])  # type: ignore[misc]  # mypy forbids calling __init__ on an instance; unpickling must
         self.detached = True
 
     def _client(self, host: str) -> httpx.Client:

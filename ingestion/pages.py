@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import trafilatura
+from trafilatura.settings import Document
 
 from pmon.ingestion.errors import ParseError
 from pmon.ingestion.text import (
@@ -42,7 +43,7 @@ def parse_page(content: bytes | str, source_id: str, url: str, content_type: str
         )
     except Exception as exc:  # noqa: BLE001 - lxml and trafilatura fail in many ways on hostile markup
         raise ParseError(f"{url}: page could not be parsed: {type(exc).__name__}") from exc
-    if extracted is None or not getattr(extracted, "text", None):
+    if not isinstance(extracted, Document) or not extracted.text:  # with_metadata=True: a Document or None
         raise ParseError(f"{url}: no article text found")
     text = clean_text(extracted.text)
     if not text:

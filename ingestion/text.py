@@ -336,7 +336,7 @@ def parse_datetime(value: object) -> datetime | None:
         return None
     try:
         if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
-            parsed = datetime.fromtimestamp(int(value), tz=UTC)  # type: ignore[arg-type]
+            parsed = datetime.fromtimestamp(int(value), tz=UTC)
         elif isinstance(value, str):
             parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         else:
