@@ -15,6 +15,12 @@ that does nothing, in the same process: Prefect's own cost per flow run, which t
 ``beyond_prefect_s`` = noop_s - empty_flow_s (the figure the goal bounds), ``fetch_tasks`` (task runs the flow
 submitted), ``encoder_calls`` (must be 0) and ``not_modified`` (sources that answered 304; must be all). Each
 timed call starts after a pause of `SETTLE_S` seconds, as scheduled runs do.
+
+With ``--cold N``, each size also times N no-op ``pmon run`` commands, each a fresh process as cron or an operator
+starts it: ``cold_run_s`` and ``cold_rss_mb`` (wall seconds and peak RSS of the command), against ``idle_s`` and
+``idle_rss_mb``, a fresh process that imports the monitor flow and runs an empty Prefect flow (what any run costs
+before it does anything); ``cold_beyond_idle_*`` is the difference (issue #14: under 3 s and 300 MB, no encoder
+loaded).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import os
 import random
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -66,7 +73,61 @@ def write_feeds(out_dir: Path, base_url: str, count: int, seed: int = 7) -> Path
     return sources
 
 
-def measure(size: int, workdir: Path, repeat: int, empty_flow: Any, encoder: Any) -> dict[str, Any]:
+_IDLE_PROCESS = """
+from pmon.flows.monitor import run_monitor  # noqa: F401 - what `pmon run` imports before any work
+from prefect import flow
+
+@flow(name="bench-idle")
+def idle() -> int:
+    return 1
+
+idle()
+"""
+
+
+def timed_process(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of `command` run to completion as a child process.
+
+    The peak is the child's VmHWM, read while it runs (the high-water mark of its own image: `ru_maxrss` would
+    count the fork of this process, encoder included, before the exec).
+    """
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak_kb = 0
+    status = Path(f"/proc/{process.pid}/status")
+    while process.poll() is None:
+        try:
+            for line in status.read_text(encoding="utf-8").splitlines():
+                if line.startswith("VmHWM:"):
+                    peak_kb = max(peak_kb, int(line.split()[1]))
+        except (OSError, ValueError, IndexError):  # exiting: the last reading stands
+            pass
+        time.sleep(0.05)
+    wall = time.perf_counter() - started
+    if process.returncode != 0:
+        raise RuntimeError(f"{command[:3]} failed ({process.returncode}): {process.stderr.read().decode()[-800:]}")  # type: ignore[union-attr]
+    return wall, peak_kb / 1024
+
+
+def measure_cold(sources: Path, db: Path, repeat: int) -> dict[str, Any]:
+    """`repeat` no-op `pmon run` processes against idle processes that only start Prefect, alternating."""
+    pmon = Path(sys.executable).with_name("pmon")
+    env = dict(os.environ)
+    runs, idles = [], []
+    for _ in range(repeat):
+        time.sleep(SETTLE_S)
+        idles.append(timed_process([sys.executable, "-c", _IDLE_PROCESS], env))
+        time.sleep(SETTLE_S)
+        runs.append(timed_process([str(pmon), "run", "--config", str(sources), "--db", str(db), "--format", "json"],
+                                  env))
+    run_s, run_mb = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+    idle_s, idle_mb = statistics.median(i[0] for i in idles), statistics.median(i[1] for i in idles)
+    return {"cold_run_s": round(run_s, 2), "cold_rss_mb": round(run_mb), "idle_s": round(idle_s, 2),
+            "idle_rss_mb": round(idle_mb), "cold_beyond_idle_s": round(run_s - idle_s, 2),
+            "cold_beyond_idle_mb": round(run_mb - idle_mb), "cold_runs": [[round(w, 2), round(m)] for w, m in runs]}
+
+
+def measure(size: int, workdir: Path, repeat: int, empty_flow: Any, encoder: Any, cold: int = 0) -> dict[str, Any]:
     """A first run that stores `size` feeds' posts, then `repeat` timed no-op runs."""
     import pmon.flows.monitor as monitor_module
     from pmon.flows.monitor import run_monitor
@@ -113,6 +174,7 @@ def measure(size: int, workdir: Path, repeat: int, empty_flow: Any, encoder: Any
         finally:
             del encoder.encode
             monitor_module.fetch_task.submit = original_submit  # type: ignore[method-assign]
+        cold_figures = measure_cold(sources, db, cold) if cold else {}
     noop_s, empty_s = statistics.median(walls), statistics.median(empties)
     figures = {
         "sources": size, "first_run_s": round(first_s, 2), "documents_stored": first.documents_new,
@@ -121,11 +183,16 @@ def measure(size: int, workdir: Path, repeat: int, empty_flow: Any, encoder: Any
         "empty_flow_s": round(empty_s, 3), "beyond_prefect_s": round(noop_s - empty_s, 3),
         "stage_seconds": {k: round(v, 3) for k, v in summary.stage_seconds.items()},
         "fetch_tasks": calls["fetch_tasks"], "encoder_calls": calls["encode"],
-        "not_modified": min(not_modified), "status": summary.status,
+        "not_modified": min(not_modified), "status": summary.status, **cold_figures,
     }
     _say(f"{size} sources: no-op run {noop_s:.2f} s (median of {repeat}), flow work {figures['noop_work_s']:.2f} s, "
          f"an empty flow {empty_s:.2f} s -> {figures['beyond_prefect_s']:.2f} s beyond Prefect; "
          f"{calls['fetch_tasks']} fetch tasks, {min(not_modified)}/{size} not modified, {calls['encode']} encoder calls")
+    if cold:
+        _say(f"{size} sources: `pmon run` in a fresh process {cold_figures['cold_run_s']:.2f} s, "
+             f"{cold_figures['cold_rss_mb']} MB; an idle process {cold_figures['idle_s']:.2f} s, "
+             f"{cold_figures['idle_rss_mb']} MB -> {cold_figures['cold_beyond_idle_s']:.2f} s and "
+             f"{cold_figures['cold_beyond_idle_mb']} MB beyond it")
     return figures
 
 
@@ -134,13 +201,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sources", default="40,500", help="comma-separated numbers of sources (default 40,500)")
     parser.add_argument("--repeat", type=int, default=3, help="timed no-op runs per size (default 3)")
+    parser.add_argument("--cold", type=int, default=0,
+                        help="also time this many no-op `pmon run` commands, each a fresh process (default 0)")
     parser.add_argument("--workdir", help="scratch folder (default: a temporary one, removed afterwards)")
     args = parser.parse_args()
     try:
         sizes = [int(n) for n in args.sources.split(",") if n.strip()]
     except ValueError:
         parser.error("--sources: comma-separated integers, e.g. 40,500")
-    if not sizes or min(sizes) < 1 or args.repeat < 1:
+    if not sizes or min(sizes) < 1 or args.repeat < 1 or args.cold < 0:
         parser.error("--sources and --repeat must be >= 1")
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="pmon-bench-noop-")).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -162,7 +231,7 @@ def main() -> None:
 
         empty_flow()  # Prefect's ephemeral start-up, kept out of the figures
         _say(f"model and Prefect started in {time.perf_counter() - started:.1f} s")
-        results = [measure(size, workdir, args.repeat, empty_flow, encoder) for size in sizes]
+        results = [measure(size, workdir, args.repeat, empty_flow, encoder, args.cold) for size in sizes]
     finally:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -21,6 +21,7 @@ Both apply :func:`~pmon.classifiers.encoders.normalize.normalize_for_encoder` an
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from functools import cache
@@ -111,6 +112,8 @@ _DTYPE_ALIASES = {
     "q4": "q4",
 }
 _load_lock = threading.Lock()
+#: Present when a GPU torch could use has a driver loaded (NVIDIA's, or AMD's ROCm, which torch also calls cuda).
+_GPU_DRIVER_PATHS = ("/proc/driver/nvidia", "/dev/nvidiactl", "/dev/kfd")
 
 
 def load_encoder(
@@ -161,9 +164,15 @@ def clear_encoder_cache() -> None:
 
 
 def resolve_device(device: str | None) -> str:
-    """`device` as given, or ``"cuda"`` when torch sees a GPU, else ``"cpu"``."""
+    """`device` as given, or ``"cuda"`` when torch sees a GPU, else ``"cpu"``.
+
+    On Linux without a GPU driver (no NVIDIA or ROCm device), the answer is ``"cpu"`` without importing torch:
+    a run with nothing to embed then never pays torch's import (3 s and 185 MB on the project machine).
+    """
     if device is not None:
         return device
+    if sys.platform == "linux" and not any(Path(p).exists() for p in _GPU_DRIVER_PATHS):
+        return "cpu"
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import ctypes
 import os
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pmon.classifiers.encoders.e5_export import E5_PROMPTS, ensure_e5_model, read_marker
+from pmon.classifiers.encoders.e5_export import E5_PROMPTS, EXPORTED_MODEL_ID, ensure_e5_model, read_marker
 from pmon.classifiers.encoders.normalize import NORMALIZATION_VERSION, normalize_for_encoder
 
 # Read by huggingface_hub when it is first imported: no request may leave this machine.
@@ -66,6 +67,8 @@ class SentenceTransformerEncoder:
         prompt: prepended to every text; None for the model's ``query`` prompt, or e5's ``"query: "`` when it
             has none (the classifier compares texts with each other, not queries with documents).
 
+    The weights are loaded at the first `encode` (or `dim`), once, whichever thread asks first: `name` needs none.
+
     Example:
         >>> encoder = SentenceTransformerEncoder(device="cpu", dtype="bf16")
         >>> encoder.encode(["Салом, ҷаҳон!", "Hello, world!"]).shape
@@ -80,34 +83,66 @@ class SentenceTransformerEncoder:
         dtype: str = "fp32",
         prompt: str | None = None,
     ) -> None:
+        if dtype not in TORCH_DTYPES:
+            raise ValueError(f"dtype must be one of {sorted(TORCH_DTYPES)}, not {dtype!r}")
+        self._location = model
+        self._requested_prompt = prompt
+        self.device = device
+        self.dtype = dtype
+        # Known without the weights, so that a run with nothing to embed never loads them (issue #14: 21 s and
+        # 1.3 GB for nothing); the model is loaded at the first `encode` or `dim`.
+        model_id = EXPORTED_MODEL_ID if model is None else _model_id(model)
+        self.name = f"sentence-transformers:{model_id}:{dtype}+norm{NORMALIZATION_VERSION}"
+        self._model: Any = None
+        self._load_lock = threading.Lock()
+        if model is not None and not Path(model).is_dir():
+            self._ensure_loaded()  # a hub name: say now, not at the first text, when it is not in the local cache
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the weights are in memory (they are loaded at the first `encode`)."""
+        return self._model is not None
+
+    @property
+    def dim(self) -> int:
+        """Length of each embedding (loads the model if it is not loaded yet)."""
+        self._ensure_loaded()
+        return self._dim
+
+    def _ensure_loaded(self) -> None:
+        """Load the model once; Prefect runs tasks in threads, so the first callers may race here."""
+        if self._model is None:
+            with self._load_lock:
+                if self._model is None:
+                    self._load()
+
+    def _load(self) -> None:
         import torch
         from sentence_transformers import SentenceTransformer
 
-        if dtype not in TORCH_DTYPES:
-            raise ValueError(f"dtype must be one of {sorted(TORCH_DTYPES)}, not {dtype!r}")
-        location = ensure_e5_model() if model is None else model
+        location = ensure_e5_model() if self._location is None else self._location
         try:
-            self._model = SentenceTransformer(
+            model = SentenceTransformer(
                 str(location),
-                device=device,
+                device=self.device,
                 local_files_only=True,
-                model_kwargs={"dtype": getattr(torch, TORCH_DTYPES[dtype])},
+                model_kwargs={"dtype": getattr(torch, TORCH_DTYPES[self.dtype])},
             )
         except OSError as exc:
             raise ModelNotAvailableError(
                 f"cannot load {location!r} offline ({exc}). Hub downloads do not work here: give a local "
                 "sentence-transformers directory, or run `pmon models export-e5 DIR` and pass DIR."
             ) from exc
-        self._model.eval()
+        model.eval()
         self._torch = torch
-        self._prompt = prompt if prompt is not None else self._model.prompts.get("query", E5_PROMPTS["query"])
-        self.device = str(self._model.device)
-        self.dtype = dtype
+        prompt = self._requested_prompt
+        self._prompt = prompt if prompt is not None else model.prompts.get("query", E5_PROMPTS["query"])
+        self.device = str(model.device)
         # get_embedding_dimension is sentence-transformers 6; version 5 only has the older name
-        dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
-        self.dim = int(dimension() or 0)
-        self.max_tokens = int(self._model.max_seq_length or 512)
-        self.name = f"sentence-transformers:{_model_id(location)}:{dtype}+norm{NORMALIZATION_VERSION}"
+        dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        self._dim = int(dimension() or 0)
+        self.max_tokens = int(model.max_seq_length or 512)
+        self._model = model  # last: other threads take a set `_model` as fully loaded
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
         """Embed texts (normalised for the encoder, prompt prepended).
@@ -119,6 +154,7 @@ class SentenceTransformerEncoder:
         Returns:
             float32 array of shape (len(texts), dim), rows L2-normalised.
         """
+        self._ensure_loaded()
         prompted = [self._prompt + normalize_for_encoder(text) for text in texts]
         embeddings = np.zeros((len(prompted), self.dim), dtype=np.float32)
         if not prompted:
