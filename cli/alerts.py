@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from pmon.cli.options import DEFAULT_DB, DbOption
+from pmon.cli.options import DEFAULT_DB, DbOption, reading
 from pmon.cli.options import existing_warehouse as _existing
 from pmon.cli.options import fail as _fail
 from pmon.cli.output import OutputFormat, console, err_console
@@ -79,7 +79,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             if evaluate:
                 with Warehouse.open(db, wait_seconds=wait, purpose="pmon alerts") as wh:
                     evaluate_alerts(wh.con)
-            with Warehouse.open(db, read_only=True) as wh:
+            with reading(db, wait) as wh:
                 found = list_alerts(wh.con, since=first_day, kinds=kind)
         except (TrendQueryError, WarehouseBusy, FileNotFoundError, ValueError) as exc:
             raise _fail(str(exc)) from exc
@@ -165,13 +165,18 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         work_pool: Annotated[str | None, typer.Option(
             "--work-pool", help="register the deployments for this work pool's workers instead of serving them "
             "(needs PREFECT_API_URL)")] = None,
+        deployments: Annotated[bool, typer.Option(
+            "--deployments", help="serve Prefect deployments instead (each run in a child process that loads the "
+            "encoder again)")] = False,
         wait: WaitOption = 600.0,
     ) -> None:
-        """Run the sources file on its schedules: one Prefect deployment per source group, plus digests.
+        """Run the sources file on its schedules (each source group, plus digests), one line per run.
 
-        Starts `prefect server start` on 127.0.0.1 unless PREFECT_API_URL points at a server; stops it on
-        Ctrl-C or SIGTERM. Open the server's UI to see the runs. With --work-pool, registers the deployments on
-        the server of PREFECT_API_URL for that pool's workers and exits.
+        Every run happens in this process, one at a time, so the encoder is loaded once. SIGTERM or Ctrl-C lets
+        the run in flight finish and be recorded, then stops (a second signal stops at once). Runs are recorded
+        on a Prefect server: PREFECT_API_URL, else `prefect server start` on 127.0.0.1, stopped on exit (its UI
+        shows them). With --work-pool, registers deployments on the server of PREFECT_API_URL for that pool's
+        workers and exits; with --deployments, serves them with Prefect's runner.
         """
         from pmon.alerts.delivery import parse_target
         from pmon.flows.serve import (
@@ -179,7 +184,9 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             PrefectServerError,
             build_deployments,
             register_deployments,
+            scheduled_jobs,
             serve_deployments,
+            serve_in_process,
         )
         from pmon.schemas.sources import SourcesFileError
 
@@ -194,17 +201,23 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
                 for name, cron, since in (("daily", daily, "1d"), ("weekly", weekly, "7d"))
                 if cron.strip().lower() != "off"
             ]
-            deployments = build_deployments(config, db, digests, wait_seconds=wait)
+            if not (work_pool or deployments):
+                jobs = scheduled_jobs(config, db, digests, wait_seconds=wait)
+            else:
+                built = build_deployments(config, db, digests, wait_seconds=wait)
         except (SourcesFileError, ValueError) as exc:
             raise _fail(str(exc)) from exc
-        for d in deployments:
-            schedules = ", ".join(_describe(s) for s in d.schedules or []) or "manual"
-            console.print(f"  {escape(d.flow_name or '')}/{escape(d.name)}: {escape(schedules)}")
         import os
 
         try:
+            if not (work_pool or deployments):
+                serve_in_process(jobs, db_path=db, port=port, ui=ui, say=_say)
+                return
+            for d in built:
+                schedules = ", ".join(_describe(s) for s in d.schedules or []) or "manual"
+                console.print(f"  {escape(d.flow_name or '')}/{escape(d.name)}: {escape(schedules)}")
             if work_pool:
-                ids = register_deployments(deployments, work_pool, db_path=db)
+                ids = register_deployments(built, work_pool, db_path=db)
                 console.print(f"registered {len(ids)} deployments for work pool {escape(work_pool)} on "
                               f"{escape(os.environ.get('PREFECT_API_URL', ''))}; start its workers with "
                               f"`prefect worker start --pool {escape(work_pool)}`")
@@ -212,9 +225,14 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             if ui:
                 url = os.environ.get("PREFECT_API_URL", f"http://127.0.0.1:{port}/api").removesuffix("/api")
                 console.print(f"Prefect UI: {url}")
-            serve_deployments(deployments, db_path=db, port=port, ui=ui)
+            serve_deployments(built, db_path=db, port=port, ui=ui)
         except PrefectServerError as exc:
             raise _fail(str(exc)) from exc
+
+
+def _say(line: str) -> None:
+    """One line of `pmon serve` output, flushed at once (its output usually goes to a log, not a terminal)."""
+    print(line, flush=True)  # noqa: T201 - plain lines: no markup, no wrapping, whatever the terminal
 
 
 def _describe(schedule: Any) -> str:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from pmon.cli.options import DEFAULT_DB, DbOption, fail
+from pmon.cli.options import DEFAULT_DB, DEFAULT_READ_WAIT, DbOption, ReadWaitOption, fail, reading
 from pmon.cli.output import OutputFormat, console, emit
 
 if TYPE_CHECKING:
@@ -93,53 +94,85 @@ def trends(
         str | None, typer.Option("--variety", help="only Persian documents of this variety: prs (Dari), pes, und")
     ] = None,
     fmt: FormatOption = OutputFormat.table,
+    wait: ReadWaitOption = DEFAULT_READ_WAIT,
 ) -> None:
     """Documents and share per narrative × language × Persian variety × source × period."""
     from datetime import date
 
-    from pmon.warehouse import TrendQuery, TrendQueryError, Warehouse, WarehouseBusy, parse_since, query_trends
+    from pmon.warehouse import TrendQuery, TrendQueryError, parse_since, query_trends
 
     try:
         query = TrendQuery(
             by=tuple(part.strip() for part in by.split(",") if part.strip()), period=period,
             since=parse_since(since), until=date.fromisoformat(until) if until else None, variety=variety,
         )
-        with Warehouse.open(db, read_only=True) as wh:
+        with reading(db, wait) as wh:
             rows = query_trends(wh.con, query)
-    except (TrendQueryError, WarehouseBusy, FileNotFoundError, ValueError) as exc:
+    except (TrendQueryError, ValueError) as exc:
         raise fail(str(exc)) from exc
     emit(rows, fmt, title=f"trends by {by} per {period} since {since}")
 
 
 @app.command()
-def runs(db: DbOption = DEFAULT_DB, limit: int = 10, fmt: FormatOption = OutputFormat.table) -> None:
-    """The latest run records: status, counts, durations."""
-    from pmon.warehouse import Warehouse
+def runs(
+    db: DbOption = DEFAULT_DB,
+    limit: int = 10,
+    detail: Annotated[str | None, typer.Option("--detail", help="one run in full: its id or the start of it")] = None,
+    fmt: FormatOption = OutputFormat.table,
+    wait: ReadWaitOption = DEFAULT_READ_WAIT,
+) -> None:
+    """The latest runs: how each ended, counts, seconds per stage; --detail RUN_ID adds per-source counts and errors.
 
-    try:
-        with Warehouse.open(db, read_only=True) as wh:
-            cur = wh.con.execute(
-                "SELECT run_id, flow, started_at, finished_at, status, documents_new, detections_new, quarantined "
-                "FROM runs ORDER BY started_at DESC LIMIT ?", [limit])
-            rows = [dict(zip([d[0] for d in cur.description], r, strict=True)) for r in cur.fetchall()]
-    except FileNotFoundError as exc:
-        raise fail(str(exc)) from exc
-    emit(rows, fmt, title="runs")
+    JSON has every stored field: stage_seconds, sources (fetched, new, duplicates, held_back, ...) and errors.
+    """
+    from pmon.warehouse.runs import find_run, list_runs
+
+    with reading(db, wait) as wh:
+        try:
+            found = [find_run(wh.con, detail)] if detail else list_runs(wh.con, limit)
+        except ValueError as exc:
+            raise fail(str(exc)) from exc
+    if detail and found[0] is None:
+        raise fail(f"no run {detail!r} in {db}; `pmon runs` lists them")
+    records = [r for r in found if r is not None]
+    if fmt is OutputFormat.json:
+        sys.stdout.write(json.dumps(records, ensure_ascii=False, indent=1, default=str) + "\n")
+        return
+    if detail:
+        _print_run_detail(records[0], fmt)
+        return
+    rows = [{"run_id": r["run_id"], "flow": r["flow"], "started_at": r["started_at"], "ended": r["ended"],
+             "documents_new": r["documents_new"], "detections_new": r["detections_new"], "quarantined": r["quarantined"],
+             "held_back": sum(s.get("held_back", 0) for s in r["sources"]), "errors": len(r["errors"]),
+             "stages": " ".join(f"{k} {v:.1f}s" for k, v in r["stage_seconds"].items())} for r in records]
+    emit(rows, fmt, title="runs (pmon runs --detail RUN_ID for one in full)")
+
+
+def _print_run_detail(record: dict[str, Any], fmt: OutputFormat) -> None:
+    """One run's tables: the run, its stages, its sources and its errors (CSV: the sources only, one table)."""
+    columns = ["source_id", "fetched", "new", "duplicates", "held_back", "quarantined", "not_modified", "error"]
+    if fmt is OutputFormat.csv:
+        emit(record["sources"], fmt, columns=columns)
+        return
+    emit([{k: record[k] for k in ("run_id", "flow", "started_at", "finished_at", "ended", "documents_new",
+                                  "detections_new", "quarantined")}], fmt, title=f"run {record['run_id']}")
+    emit([{"stage": k, "seconds": round(v, 3)} for k, v in record["stage_seconds"].items()], fmt,
+         title="seconds per stage")
+    emit(record["sources"], fmt, title="sources", columns=columns)
+    emit([{"error": e} for e in record["errors"]], fmt, title=f"errors ({len(record['errors'])})")
 
 
 @app.command()
-def quarantine(db: DbOption = DEFAULT_DB, limit: int = 50, fmt: FormatOption = OutputFormat.table) -> None:
+def quarantine(
+    db: DbOption = DEFAULT_DB, limit: int = 50, fmt: FormatOption = OutputFormat.table,
+    wait: ReadWaitOption = DEFAULT_READ_WAIT,
+) -> None:
     """Items that could not be ingested, with their reason."""
-    from pmon.warehouse import Warehouse
-
-    try:
-        with Warehouse.open(db, read_only=True) as wh:
-            cur = wh.con.execute(
-                "SELECT source_id, stage, reason, location, times_seen, last_seen_at FROM quarantine "
-                "ORDER BY last_seen_at DESC LIMIT ?", [limit])
-            rows = [dict(zip([d[0] for d in cur.description], r, strict=True)) for r in cur.fetchall()]
-    except FileNotFoundError as exc:
-        raise fail(str(exc)) from exc
+    with reading(db, wait) as wh:
+        cur = wh.con.execute(
+            "SELECT source_id, stage, reason, location, times_seen, last_seen_at FROM quarantine "
+            "ORDER BY last_seen_at DESC LIMIT ?", [limit])
+        rows = [dict(zip([d[0] for d in cur.description], r, strict=True)) for r in cur.fetchall()]
     emit(rows, fmt, title="quarantine")
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from pmon.cli.options import DEFAULT_DB, DbOption, existing_warehouse, fail
+from pmon.cli.options import DEFAULT_DB, DEFAULT_READ_WAIT, DbOption, ReadWaitOption, existing_warehouse, fail, reading
 from pmon.cli.output import OutputFormat, console, emit, err_console
 from pmon.schemas.jsonl import JsonlError, read_lines
 
@@ -157,19 +157,16 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         limit: int = 20,
         margin: Annotated[float, typer.Option(help="scores within this above the threshold count as low-confidence")] = 0.25,
         fmt: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
+        wait: ReadWaitOption = DEFAULT_READ_WAIT,
     ) -> None:
         """List low-confidence detections not yet reviewed (confirm or reject them with the sub-commands)."""
         if ctx.invoked_subcommand:
             return
         from pmon.classifiers.narratives.model import THRESHOLD
-        from pmon.warehouse import Warehouse, WarehouseBusy
         from pmon.warehouse.labels import low_confidence
 
-        try:
-            with Warehouse.open(existing_warehouse(db), read_only=True) as wh:
-                rows = low_confidence(wh.con, limit=limit, margin=margin, threshold=THRESHOLD)
-        except WarehouseBusy as exc:
-            raise fail(str(exc)) from exc
+        with reading(db, wait) as wh:
+            rows = low_confidence(wh.con, limit=limit, margin=margin, threshold=THRESHOLD)
         emit(rows, fmt, title="to review: pmon review confirm|reject DOCUMENT_ID NARRATIVE",
              columns=["document_id", "narrative", "score", "stance", "lang", "evidence"])
 

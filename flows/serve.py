@@ -22,10 +22,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -48,11 +52,15 @@ __all__ = [
     "DigestSchedule",
     "PrefectServer",
     "PrefectServerError",
+    "ScheduledJob",
     "build_deployments",
     "group_schedules",
     "register_deployments",
+    "run_job",
+    "scheduled_jobs",
     "scheduled_monitor",
     "serve_deployments",
+    "serve_in_process",
     "warehouse_limit_name",
     "warehouse_slot",
 ]
@@ -409,3 +417,180 @@ def serve_deployments(
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+# -- serving in this process -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ScheduledJob:
+    """One thing `serve_in_process` runs on its schedules: a source group's monitoring pass or a digest.
+
+    Attributes:
+        kind: ``"monitor"`` or ``"digest"``.
+        name: the group, or the digest's name.
+        schedules: intervals (``"10s"``, ``"30m"``) or cron expressions (UTC), as in the sources file.
+        parameters: the keyword arguments of the flow it runs.
+    """
+
+    kind: str
+    name: str
+    schedules: tuple[str, ...]
+    parameters: dict[str, Any] = field(hash=False)
+
+    def next_due(self, after: datetime) -> datetime | None:
+        """The earliest time after `after` that one of the schedules names; None without schedules."""
+        from cronsim import CronSim
+
+        from pmon.schemas.sources import parse_interval
+
+        times = []
+        for text in self.schedules:
+            seconds = parse_interval(text)
+            times.append(after + timedelta(seconds=seconds) if seconds is not None else next(CronSim(text, after)))
+        return min(times, default=None)
+
+
+def scheduled_jobs(
+    sources_path: str | Path, db_path: str | Path, digests: Sequence[DigestSchedule] | None = None,
+    wait_seconds: float = 600.0,
+) -> list[ScheduledJob]:
+    """What `serve_in_process` runs: each source group on its schedule(s), then the digests.
+
+    Raises:
+        schemas.sources.SourcesFileError: the sources file is invalid.
+    """
+    from pmon.schemas.sources import load_sources
+
+    sources_path, db_path = str(Path(sources_path).resolve()), str(Path(db_path).resolve())
+    config = load_sources(sources_path)
+    if digests is None:
+        digests = [DigestSchedule(name, cron, since) for name, cron, since in DEFAULT_DIGESTS]
+    jobs = [
+        ScheduledJob("monitor", group, tuple(schedules), {
+            "sources_path": sources_path, "db_path": db_path, "group": group, "wait_seconds": wait_seconds,
+            "sources": sum(1 for s in config.sources if s.enabled and s.group == group),
+        })
+        for group, schedules in sorted(group_schedules(config.sources).items()) if schedules
+    ]
+    jobs += [
+        ScheduledJob("digest", d.name, (d.cron,), {
+            "db_path": db_path, "since": d.since, "out_dir": str(Path(d.out_dir).resolve()) if d.out_dir else None,
+            "email": list(d.email), "smtp": d.smtp, "webhook": list(d.webhook), "wait_seconds": wait_seconds,
+        })
+        for d in digests
+    ]
+    return jobs
+
+
+def run_job(job: ScheduledJob) -> str:
+    """Run `job` once, in this process, and say how it went in one line (a failure is reported, not raised)."""
+    from pmon.flows.digest import digest
+    from pmon.flows.monitor import monitor
+
+    started = time.monotonic()
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        if job.kind == "monitor":
+            params = job.parameters
+            with warehouse_slot(params["db_path"], timeout_seconds=params["wait_seconds"]):
+                summary = monitor(params["sources_path"], params["db_path"], group=job.name,
+                                  wait_seconds=params["wait_seconds"])
+            seconds = time.monotonic() - started
+            errors = f" ({len(summary.errors)} errors: {summary.errors[0][:200]})" if summary.errors else ""
+            return (f"{stamp} monitor {job.name}: {params['sources']} sources, {summary.documents_new} new documents, "
+                    f"{summary.detections_new} detections, {summary.alerts_new} alerts, {seconds:.1f} s, "
+                    f"{summary.status}{errors}")
+        # Deliveries retry by themselves, and the next scheduled digest re-sends what failed: no flow retries
+        # here, which would hold the loop (and a stop) for minutes.
+        report = digest.with_options(retries=0)(**job.parameters)
+        sent = sum(1 for d in report.get("deliveries", []) if d.get("status") == "sent")
+        return f"{stamp} digest {job.name}: {sent} deliveries, {time.monotonic() - started:.1f} s, completed"
+    except Exception as exc:  # noqa: BLE001 - one failed run never stops the service; the next one may succeed
+        message = " ".join(str(exc).split())[:300]
+        return f"{stamp} {job.kind} {job.name}: {time.monotonic() - started:.1f} s, failed: {type(exc).__name__}: {message}"
+
+
+class _StopRequest:
+    """SIGTERM/SIGINT handler: the first asks to stop after the run in flight, a second one stops at once."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if self.event.is_set():
+            raise KeyboardInterrupt
+        self.event.set()
+        # Only async-signal-safe output here (a print could be interrupted mid-line in the main thread).
+        os.write(sys.stdout.fileno(), f"{signal.Signals(signum).name}: stopping after the run in flight "
+                                      "(again to stop at once)\n".encode())
+
+
+def serve_in_process(
+    jobs: Sequence[ScheduledJob], db_path: str | Path | None = None, port: int = 4200, ui: bool = True,
+    *, prefect_server: bool = True, say: Any = print,
+) -> None:
+    """Run `jobs` on their schedules in this process, one at a time, until SIGTERM or SIGINT.
+
+    Every run happens here, in a worker thread, so the encoder is loaded once for the whole service; runs never
+    overlap (one warehouse, one writer). A signal lets the run in flight finish and be recorded, then returns;
+    a second signal stops at once. Each finished run prints one line (`run_job`).
+
+    Args:
+        jobs: from `scheduled_jobs`.
+        db_path: the warehouse, whose global concurrency limit is created on the Prefect server.
+        port: port of the local Prefect server started when PREFECT_API_URL is not set.
+        ui: serve Prefect's UI from that local server.
+        prefect_server: record runs on a Prefect server (PREFECT_API_URL, or a local one started here); False:
+            Prefect's ephemeral mode.
+        say: where the lines go.
+
+    Raises:
+        PrefectServerError: the local server could not be started.
+    """
+    stop = _StopRequest()
+    # Installed explicitly, whatever this process inherited: started from a script, SIGINT may be ignored.
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with prefect_api(port=port, ui=ui) if prefect_server else nullcontext(None) as api_url:
+            if db_path is not None and api_url:
+                ensure_warehouse_limit(db_path)
+            now = datetime.now(UTC)
+            due = {job: job.next_due(now) for job in jobs}
+            say(f"serving {len(jobs)} schedules in process {os.getpid()}" + (f" (runs on {api_url})" if api_url else ""))
+            for job in jobs:
+                when = due[job]
+                say(f"  {job.kind} {job.name}: {', '.join(job.schedules)}; next "
+                    + (when.strftime("%Y-%m-%dT%H:%M:%SZ") if when else "never"))
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pmon-serve") as runner:
+                while not stop.event.is_set():
+                    pending = [(when, job.name, job) for job, when in due.items() if when is not None]
+                    if not pending:
+                        say("nothing is scheduled")
+                        return
+                    when, _, job = min(pending, key=lambda p: (p[0], p[1]))
+                    if stop.event.wait(max(0.0, (when - datetime.now(UTC)).total_seconds())):
+                        break
+                    # In a worker thread: Prefect's flow engine swaps SIGTERM for its own handler (a run killed
+                    # as "crashed") only when it runs in the main thread, which keeps ours here.
+                    line = runner.submit(run_job, job)
+                    while True:
+                        try:
+                            say(line.result(timeout=0.5))
+                            break
+                        except FutureTimeout:
+                            continue
+                    # A run longer than its interval is followed at once by one more, not by all it missed.
+                    due[job] = job.next_due(max(when, datetime.now(UTC) - _interval_of(job)))
+        say("stopped")
+    except KeyboardInterrupt:
+        say("stopped at once (second signal); the run in flight is recorded as interrupted by the next run")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _interval_of(job: ScheduledJob) -> timedelta:
+    """The shortest interval among the job's schedules (zero when it has only crons)."""
+    from pmon.schemas.sources import parse_interval
+
+    seconds = [s for s in (parse_interval(text) for text in job.schedules) if s is not None]
+    return timedelta(seconds=min(seconds, default=0))

@@ -70,6 +70,27 @@ class WriterLock:
         self.release()
 
 
+def writer_holding(db_path: Path) -> str | None:
+    """Who holds `db_path`'s writer lock now ("process 12 (monitor run ..., since ...)"), or None when nobody does.
+
+    Only tries the lock (shared, without waiting), so it never blocks or disturbs the writer.
+    """
+    path = db_path.with_name(db_path.name + ".lock")
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return _read_holder(fd)
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
 def _read_holder(fd: int) -> str:
     try:
         info = json.loads(os.pread(fd, 4096, 0) or b"{}")

@@ -192,7 +192,7 @@ def test_pmon_serve_starts_registers_and_stops_its_own_server(tmp_path: Path) ->
     env = _prefect_env(tmp_path / "home")
     serving = subprocess.Popen(  # noqa: S603 - our own CLI
         [str(pmon), "serve", "--config", str(tmp_path / "sources.yaml"), "--db", str(db), "--port", str(port),
-         "--no-ui", "--weekly-digest", "off"],
+         "--no-ui", "--weekly-digest", "off", "--deployments"],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     api = f"http://127.0.0.1:{port}/api"
@@ -220,3 +220,92 @@ def test_pmon_serve_starts_registers_and_stops_its_own_server(tmp_path: Path) ->
     # Its server went with it: nothing answers on the port any more.
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{api}/health", timeout=2)
+
+
+FEED = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Local news</title><link>http://127.0.0.1/</link><description>d</description>
+<item><guid>n1</guid><title>Market day</title><description>The weekly market opened early and prices of bread stayed the same.</description></item>
+<item><guid>n2</guid><title>School repairs</title><description>Parents helped paint the village school before the new term.</description></item>
+<item><guid>n3</guid><title>Rain</title><description>Light rain is expected in the valley over the weekend.</description></item>
+</channel></rss>
+"""
+
+
+def _writer_busy(db: Path) -> bool:
+    """Whether a process holds the warehouse's writer lock (a run is in flight)."""
+    import fcntl
+
+    lock = db.with_name(db.name + ".lock")
+    if not lock.exists():
+        return False
+    with open(lock, "rb") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
+def test_scheduled_jobs_from_a_sources_file(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from pmon.flows.serve import DigestSchedule, scheduled_jobs
+
+    (tmp_path / "sources.yaml").write_text(SOURCES, encoding="utf-8")
+    jobs = scheduled_jobs(tmp_path / "sources.yaml", tmp_path / "pmon.duckdb",
+                          [DigestSchedule("daily", "0 7 * * *", "1d")])
+    assert [(j.kind, j.name, j.schedules) for j in jobs] == [
+        ("monitor", "longreads", ("0 */6 * * *",)), ("monitor", "news", ("30m",)), ("digest", "daily", ("0 7 * * *",)),
+    ]  # `drops` has no schedule: it runs only by hand
+    assert jobs[1].parameters["sources"] == 2
+    noon = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    assert jobs[0].next_due(noon) == datetime(2026, 3, 2, 18, 0, tzinfo=UTC)
+    assert jobs[1].next_due(noon) == datetime(2026, 3, 2, 12, 30, tzinfo=UTC)
+    assert jobs[2].next_due(noon) == datetime(2026, 3, 3, 7, 0, tzinfo=UTC)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_pmon_serve_finishes_the_run_in_flight_on_a_signal(tmp_path: Path, signum: int) -> None:
+    from pmon.classifiers.narratives import load_classifier
+    from pmon.ingestion.local_server import serve_directory
+    from pmon.warehouse import Warehouse
+
+    load_classifier()  # heads trained once for the session's cache, not inside the served process
+    media = tmp_path / "media"
+    media.mkdir()
+    (media / "news.xml").write_text(FEED, encoding="utf-8")
+    db = tmp_path / "pmon.duckdb"
+    pmon = Path(sys.executable).with_name("pmon")
+    with serve_directory(media) as base_url:
+        (tmp_path / "sources.yaml").write_text(
+            f"sources:\n  - {{id: news, kind: feed, location: '{base_url}/news.xml', group: news, schedule: 10s, "
+            "expected_langs: [en], allow_private_network: true}\n", encoding="utf-8")
+        # SIGINT ignored, as in a process started with `&` from a script: serve must take it back.
+        serving = subprocess.Popen(  # noqa: S603 - our own CLI
+            [str(pmon), "serve", "--config", str(tmp_path / "sources.yaml"), "--db", str(db), "--port",
+             str(_free_port()), "--no-ui", "--daily-digest", "off", "--weekly-digest", "off"],
+            cwd=tmp_path, env=_prefect_env(tmp_path / "home"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # noqa: PLW1509 - before exec
+        )
+        try:
+            deadline = time.monotonic() + 240
+            while time.monotonic() < deadline and serving.poll() is None and not _writer_busy(db):
+                time.sleep(0.2)
+            assert _writer_busy(db), "no run started"
+            serving.send_signal(signum)
+            code = serving.wait(timeout=240)
+        finally:
+            _stop(serving)
+        out = serving.stdout.read().decode(errors="replace") if serving.stdout else ""
+        err = serving.stderr.read().decode(errors="replace") if serving.stderr else ""
+    assert code == 0, out + err[-3000:]
+    lines = [line for line in out.splitlines() if " monitor news: " in line]
+    assert len(lines) == 1, out
+    assert "1 sources, 3 new documents" in lines[0] and lines[0].endswith(", completed"), lines[0]
+    assert f"{signal.Signals(signum).name}: stopping after the run in flight" in out
+    assert out.rstrip().endswith("stopped")
+    assert "Traceback" not in err and "Crash detected" not in err, err[-3000:]
+    with Warehouse.open(db, read_only=True) as wh:
+        assert wh.con.execute("SELECT status, documents_new FROM runs").fetchall() == [("completed", 3)]
