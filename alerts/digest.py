@@ -27,7 +27,7 @@ from typing import Any
 import duckdb
 import jinja2
 
-from pmon.alerts.rules import Alert, AlertKind, AlertSettings, list_alerts
+from pmon.alerts.rules import Alert, AlertKind, AlertSettings, Windows, expected_counts, list_alerts
 
 __all__ = [
     "Chart",
@@ -218,7 +218,7 @@ def build_digest(
     baseline_start = since - timedelta(days=settings.baseline_days)
     alerts = sorted(list_alerts(con, since=since, include_dismissed=False), key=lambda a: (_KIND_ORDER[a.kind], -(a.score or 0), a.id))
     days = (today - since).days + 1
-    changes = _changes(con, since, today, baseline_start, days, settings.baseline_days)
+    changes = _changes(con, since, today, settings)
     languages = _languages(con, since, today, baseline_start, days, settings.baseline_days)
     totals = {
         "documents": sum(row["documents"] for row in languages),
@@ -252,24 +252,17 @@ def _rows(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
-def _changes(
-    con: duckdb.DuckDBPyConnection, since: date, today: date, baseline_start: date, days: int, baseline_days: int
-) -> list[dict[str, Any]]:
-    """Narrative × language: documents in the window against the baseline's rate over as many days."""
-    rows = _rows(con.execute(
-        """SELECT narrative, lang,
-                  coalesce(sum(documents) FILTER (WHERE day >= $since), 0) AS documents,
-                  coalesce(sum(documents) FILTER (WHERE day < $since), 0) AS baseline
-           FROM narrative_daily WHERE day >= $base AND day <= $today GROUP BY ALL""",
-        {"since": since, "base": baseline_start, "today": today},
-    ))
+def _changes(con: duckdb.DuckDBPyConnection, since: date, today: date, settings: AlertSettings) -> list[dict[str, Any]]:
+    """Narrative × language: documents in the window against what the baseline predicts, computed as the spike
+    rule computes it (`alerts.rules.expected_counts`), so a cell shows the same expected count in both."""
+    windows = Windows(today, since, since - timedelta(days=settings.baseline_days))
     out = []
-    for row in rows:
-        expected = row["baseline"] * days / baseline_days
-        row["documents"], row["baseline"] = int(row["documents"]), int(row["baseline"])
-        row["expected"] = round(expected, 1)
-        row["change"] = round(row["documents"] / expected, 1) if expected else None
-        row["delta"] = round(row["documents"] - expected, 1)
+    for cell in expected_counts(con, settings, windows, "lang"):
+        expected = cell["expected"] or 0.0
+        row = {"narrative": cell["narrative"], "lang": cell["key"], "documents": cell["recent"],
+               "baseline": cell["baseline"], "expected": round(expected, 2),
+               "change": round(cell["recent"] / expected, 1) if expected else None,
+               "delta": round(cell["recent"] - expected, 1)}
         if row["documents"] >= 3 and row["delta"] >= 2:
             out.append(row)
     # A parent rising only because one of its listed sub-narratives rises adds nothing.

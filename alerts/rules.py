@@ -453,24 +453,48 @@ def _cells(con: duckdb.DuckDBPyConnection, column: str, w: Windows, guard_days: 
     ]
 
 
+def expected_counts(
+    con: duckdb.DuckDBPyConnection, s: AlertSettings, w: Windows, dimension: str = "lang"
+) -> list[dict[str, Any]]:
+    """Per narrative × language (or source): the recent count and the count its baseline predicts.
+
+    The one computation behind spike alerts and the digest's rising narratives, so that both show the same
+    expected count for the same cell and window: the baseline ends `spike_guard_days` before the recent window,
+    and each window's exposure (`exposure_recent`, `exposure_base`) is its length in days or, with
+    `spike_exposure="documents"`, its documents of that language or source.
+
+    Returns:
+        Dicts with narrative, key (the language or source), recent, baseline, recent_total, baseline_total,
+        exposure_recent, exposure_base and expected (`baseline * exposure_recent / exposure_base`; None when a
+        window has no exposure).
+    """
+    recent_days = (w.today - w.recent_start).days + 1
+    baseline_days = (w.baseline_end - w.baseline_start).days + 1
+    cells = _cells(con, _DIMENSION_COLUMNS[dimension], w, s.spike_guard_days)
+    for cell in cells:
+        if s.spike_exposure == "documents":
+            cell["exposure_recent"], cell["exposure_base"] = cell["recent_total"], cell["baseline_total"]
+        else:
+            cell["exposure_recent"], cell["exposure_base"] = recent_days, baseline_days
+        exposed = cell["exposure_recent"] > 0 and cell["exposure_base"] > 0
+        cell["expected"] = cell["baseline"] * cell["exposure_recent"] / cell["exposure_base"] if exposed else None
+    return cells
+
+
 def _spike_alerts(con: duckdb.DuckDBPyConnection, s: AlertSettings, w: Windows, now: datetime) -> list[Alert]:
     tested: list[tuple[str, dict[str, Any], float, float]] = []
     start, end = w.recent_bounds
     for dimension in s.spike_dimensions:
-        for cell in _cells(con, _DIMENSION_COLUMNS[dimension], w, s.spike_guard_days):
+        for cell in expected_counts(con, s, w, dimension):
             k, b = cell["recent"], cell["baseline"]
             if k < s.spike_min_count or b == 0:
                 continue  # b == 0: a first appearance, which is spread's business (and no rate to rise from)
-            if s.spike_exposure == "documents":
-                exposure_recent, exposure_base = cell["recent_total"], cell["baseline_total"]
-            else:
-                exposure_recent, exposure_base = s.recent_days, s.baseline_days
-            if exposure_base <= 0 or exposure_recent <= 0:
+            if cell["expected"] is None:
                 continue  # nothing of this language/source before: a first appearance is spread's business
+            exposure_recent, exposure_base = cell["exposure_recent"], cell["exposure_base"]
             p0 = exposure_recent / (exposure_recent + exposure_base)
             p_value = binomial_upper_tail(k, k + b, p0)
-            expected = b * exposure_recent / exposure_base
-            tested.append((dimension, cell, p_value, expected))
+            tested.append((dimension, cell, p_value, cell["expected"]))
     alerts = []
     m = max(1, len(tested))
     for dimension, cell, p_value, expected in tested:
