@@ -105,7 +105,8 @@ def timed_process(command: list[str], env: dict[str, str]) -> tuple[float, float
         time.sleep(0.05)
     wall = time.perf_counter() - started
     if process.returncode != 0:
-        raise RuntimeError(f"{command[:3]} failed ({process.returncode}): {process.stderr.read().decode()[-800:]}")  # type: ignore[union-attr]
+        stderr = process.stderr.read().decode() if process.stderr else ""
+        raise RuntimeError(f"{command[:3]} failed ({process.returncode}): {stderr[-800:]}")
     return wall, peak_kb / 1024
 
 

@@ -142,7 +142,8 @@ def runs(
         _print_run_detail(records[0], fmt)
         return
     rows = [{"run_id": r["run_id"], "flow": r["flow"], "started_at": r["started_at"], "ended": r["ended"],
-             "documents_new": r["documents_new"], "detections_new": r["detections_new"], "quarantined": r["quarantined"],
+             "documents_new": r["documents_new"], "detections_new": r["detections_new"],
+             "quarantined": r["quarantined"],
              "held_back": sum(s.get("held_back", 0) for s in r["sources"]), "errors": len(r["errors"]),
              "stages": " ".join(f"{k} {v:.1f}s" for k, v in r["stage_seconds"].items())} for r in records]
     emit(rows, fmt, title="runs (pmon runs --detail RUN_ID for one in full)")

@@ -506,7 +506,8 @@ def run_job(job: ScheduledJob) -> str:
         return f"{stamp} digest {job.name}: {sent} deliveries, {time.monotonic() - started:.1f} s, completed"
     except Exception as exc:  # noqa: BLE001 - one failed run never stops the service; the next one may succeed
         message = " ".join(str(exc).split())[:300]
-        return f"{stamp} {job.kind} {job.name}: {time.monotonic() - started:.1f} s, failed: {type(exc).__name__}: {message}"
+        seconds = time.monotonic() - started
+        return f"{stamp} {job.kind} {job.name}: {seconds:.1f} s, failed: {type(exc).__name__}: {message}"
 
 
 class _StopRequest:
@@ -555,7 +556,8 @@ def serve_in_process(
                 ensure_warehouse_limit(db_path)
             now = datetime.now(UTC)
             due = {job: job.next_due(now) for job in jobs}
-            say(f"serving {len(jobs)} schedules in process {os.getpid()}" + (f" (runs on {api_url})" if api_url else ""))
+            where = f" (runs on {api_url})" if api_url else ""
+            say(f"serving {len(jobs)} schedules in process {os.getpid()}{where}")
             for job in jobs:
                 when = due[job]
                 say(f"  {job.kind} {job.name}: {', '.join(job.schedules)}; next "

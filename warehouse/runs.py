@@ -10,7 +10,8 @@ import duckdb
 #: The exception a run was stopped by (its last error starts with the name) -> how it ended.
 _INTERRUPTIONS = {"KeyboardInterrupt": "interrupted (SIGINT)", "TerminationSignal": "interrupted (SIGTERM)",
                   "SystemExit": "interrupted (exit)"}
-_COLUMNS = "run_id, flow, started_at, finished_at, status, documents_new, detections_new, quarantined, stage_seconds, sources, errors"
+_COLUMNS = ("run_id, flow, started_at, finished_at, status, documents_new, detections_new, quarantined, "
+            "stage_seconds, sources, errors")
 
 
 def list_runs(con: duckdb.DuckDBPyConnection, limit: int = 10) -> list[dict[str, Any]]:

@@ -15,7 +15,9 @@ from tests.alerts.conftest import NOW, TODAY, Doc
 SETTINGS = AlertSettings(emerging_enabled=False)
 
 
-def test_rising_narratives_and_spike_cards_expect_the_same(make_warehouse: Callable[[Sequence[Doc]], Warehouse]) -> None:
+def test_rising_narratives_and_spike_cards_expect_the_same(
+    make_warehouse: Callable[[Sequence[Doc]], Warehouse],
+) -> None:
     # Baseline posts both before the guard (days 20-68: the spike rule's baseline) and inside it (days 8-12:
     # only the weeks right before the window), then a burst in the last week.
     baseline_days = [8, 10, 12, 20, 30, 40, 50, 60, 65, 68]

@@ -72,4 +72,5 @@ def test_a_wait_that_runs_out_is_one_line(warehouse: Path, command: list[str]) -
     assert result.exit_code == 1
     assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "after 1 s, by process" in lines[0] and "test writer" in lines[0], result.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "after 1 s, by process" in lines[0] and "test writer" in lines[0]  # who holds it, and since when

@@ -224,9 +224,12 @@ def test_pmon_serve_starts_registers_and_stops_its_own_server(tmp_path: Path) ->
 
 FEED = """<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>Local news</title><link>http://127.0.0.1/</link><description>d</description>
-<item><guid>n1</guid><title>Market day</title><description>The weekly market opened early and prices of bread stayed the same.</description></item>
-<item><guid>n2</guid><title>School repairs</title><description>Parents helped paint the village school before the new term.</description></item>
-<item><guid>n3</guid><title>Rain</title><description>Light rain is expected in the valley over the weekend.</description></item>
+<item><guid>n1</guid><title>Market day</title>
+<description>The weekly market opened early and prices of bread stayed the same.</description></item>
+<item><guid>n2</guid><title>School repairs</title>
+<description>Parents helped paint the village school before the new term.</description></item>
+<item><guid>n3</guid><title>Rain</title>
+<description>Light rain is expected in the valley over the weekend.</description></item>
 </channel></rss>
 """
 
@@ -301,7 +304,7 @@ def test_pmon_serve_finishes_the_run_in_flight_on_a_signal(tmp_path: Path, signu
         out = serving.stdout.read().decode(errors="replace") if serving.stdout else ""
         err = serving.stderr.read().decode(errors="replace") if serving.stderr else ""
     assert code == 0, out + err[-3000:]
-    lines = [line for line in out.splitlines() if " monitor news: " in line]
+    lines = [line for line in out.splitlines() if "Z monitor news: " in line]  # a run's line starts with its time
     assert len(lines) == 1, out
     assert "1 sources, 3 new documents" in lines[0] and lines[0].endswith(", completed"), lines[0]
     assert f"{signal.Signals(signum).name}: stopping after the run in flight" in out
