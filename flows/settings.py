@@ -8,10 +8,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pmon.settings import settings
+
 
 def configure_prefect(data_dir: str | Path | None = None) -> None:
     """Set Prefect's environment defaults (an explicit user setting always wins)."""
-    data_dir = Path(data_dir or os.environ.get("PMON_DATA_DIR", "data")).resolve()
+    data_dir = Path(data_dir or settings().data_dir).resolve()
     defaults = {
         "PREFECT_HOME": str(data_dir / ".prefect"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",

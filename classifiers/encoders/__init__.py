@@ -30,13 +30,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-# oneDNN (and ideep in torch) keep a compiled kernel, with its own copy of the reordered weights, for every input
-# shape they met, up to 1,024 of them. Batches are padded to their longest text, so a long run meets hundreds of
-# shapes and the encoder's memory grew by ~1 GB over 150 calls (957 -> 2,006 MB); with 32 kept it stays near
-# 1,550 MB. Read when the first kernel is made, so set here, before any encoder runs; a value already in the
-# environment wins.
-for _variable in ("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "LRU_CACHE_CAPACITY"):
-    os.environ.setdefault(_variable, "32")
+from pmon.settings import settings
 
 __all__ = [
     "BACKENDS",
@@ -140,7 +134,7 @@ def load_encoder(
     Raises:
         ValueError: unknown backend or dtype, or a device/dtype the backend cannot use.
     """
-    backend = backend or os.environ.get("PMON_ENCODER") or "sentence-transformers"
+    backend = backend or settings().encoder or "sentence-transformers"
     if backend not in BACKENDS:
         raise ValueError(f"unknown encoder backend {backend!r}; choose one of {sorted(BACKENDS)}")
     canonical_dtype = _DTYPE_ALIASES.get(dtype.lower())
@@ -154,6 +148,13 @@ def load_encoder(
 
 @cache
 def _load_cached(backend: str, model: str | None, device: str | None, dtype: str) -> Encoder:
+    # oneDNN (and ideep in torch) keep a compiled kernel, with its own copy of the reordered weights, for every
+    # input shape they met, up to 1,024 of them. Batches are padded to their longest text, so a long run meets
+    # hundreds of shapes and the encoder's memory grew by ~1 GB over 150 calls (957 -> 2,006 MB); with 32 kept it
+    # stays near 1,550 MB. Read when the first kernel is made, so set before any encoder is built; a value already
+    # in the environment wins.
+    for variable in ("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "LRU_CACHE_CAPACITY"):
+        os.environ.setdefault(variable, "32")
     return BACKENDS[backend](model, device, dtype)
 
 

@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pmon.settings import settings
+
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
@@ -68,8 +70,7 @@ def default_model_dir() -> Path:
 
     ``PMON_CACHE_DIR`` defaults to ``~/.cache/pmon``. Nothing is created here; see :func:`ensure_e5_model`.
     """
-    cache_root = os.environ.get("PMON_CACHE_DIR") or Path.home() / ".cache" / "pmon"
-    return Path(cache_root) / "models" / "multilingual-e5-small"
+    return settings().cache_dir / "models" / "multilingual-e5-small"
 
 
 @dataclass(frozen=True)

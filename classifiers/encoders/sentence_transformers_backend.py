@@ -23,10 +23,6 @@ import numpy as np
 from pmon.classifiers.encoders.e5_export import E5_PROMPTS, EXPORTED_MODEL_ID, ensure_e5_model, read_marker
 from pmon.classifiers.encoders.normalize import NORMALIZATION_VERSION, normalize_for_encoder
 
-# Read by huggingface_hub when it is first imported: no request may leave this machine.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-
 TORCH_DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 
 
@@ -117,6 +113,9 @@ class SentenceTransformerEncoder:
                     self._load()
 
     def _load(self) -> None:
+        # Read by huggingface_hub when it is first imported, which is here: no request may leave this machine.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
         import torch
         from sentence_transformers import SentenceTransformer
 

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from pmon.classifiers.narratives.model import (
 )
 from pmon.classifiers.narratives.sentences import split_sentences
 from pmon.schemas.codebook import DEFAULT_CODEBOOK, Codebook, load_codebook
+from pmon.settings import settings
 
 __all__ = [
     "STANCES",
@@ -51,8 +51,7 @@ _LOADED: dict[tuple[str, str, str], NarrativeClassifier] = {}
 
 def cache_dir() -> Path:
     """Where trained heads are kept: $PMON_CACHE_DIR/narratives (default ~/.cache/pmon/narratives)."""
-    root = Path(os.environ.get("PMON_CACHE_DIR", Path.home() / ".cache" / "pmon"))
-    return root / "narratives"
+    return settings().cache_dir / "narratives"
 
 
 def trained_heads_path(db: str | Path) -> Path:
@@ -64,7 +63,7 @@ def trained_heads_path(db: str | Path) -> Path:
 def heads_for_warehouse(db: str | Path) -> Path | None:
     """The heads a run into `db` uses: $PMON_NARRATIVE_HEADS if set (None here: `load_classifier` reads it),
     else those `pmon train --db` wrote for it, else None (the codebook's own)."""
-    if os.environ.get("PMON_NARRATIVE_HEADS"):
+    if settings().narrative_heads:
         return None
     path = trained_heads_path(db)
     return path if path.exists() else None
@@ -107,10 +106,10 @@ def load_classifier(
     """
     from pmon.classifiers.encoders import load_encoder
 
-    codebook_dir = Path(codebook_dir or os.environ.get("PMON_CODEBOOK", DEFAULT_CODEBOOK))
-    heads_env = os.environ.get("PMON_NARRATIVE_HEADS")
-    heads_path = Path(heads_path) if heads_path else (Path(heads_env) if heads_env else None)
-    key = (str(codebook_dir.resolve()), str(heads_path), os.environ.get("PMON_ENCODER", ""))
+    configured = settings()
+    codebook_dir = Path(codebook_dir or configured.codebook or DEFAULT_CODEBOOK)
+    heads_path = Path(heads_path) if heads_path else configured.narrative_heads
+    key = (str(codebook_dir.resolve()), str(heads_path), configured.encoder or "")
     with _LOCK:
         if encoder is None and key in _LOADED:
             return _LOADED[key]
