@@ -111,7 +111,7 @@ def fasttext_detect(text: str, k: int = 5) -> list[tuple[str, float]]:
         (language, probability) pairs, most probable first.
     """
     labels, probabilities = _fasttext_model().predict(text.replace("\n", " "), k=k)
-    return [(_iso(label[9:]), min(float(p), 1.0)) for label, p in zip(labels, probabilities)]
+    return [(_iso(label[9:]), min(float(p), 1.0)) for label, p in zip(labels, probabilities, strict=True)]
 
 
 @cache
@@ -247,7 +247,7 @@ def _ngrams_by_langdetect(chars: str) -> list[str]:
 
 
 def _has_two_capitals_in_a_row(word: str) -> bool:
-    return any(a.isupper() and b.isupper() for a, b in zip(word, word[1:]))
+    return any(a.isupper() and b.isupper() for a, b in zip(word, word[1:], strict=False))
 
 
 def langdetect_scores(text: str, among: list[str]) -> list[tuple[str, float]]:
@@ -290,7 +290,9 @@ def langdetect_scores(text: str, among: list[str]) -> list[tuple[str, float]]:
     top = max(log_likelihood)
     weights = [math.exp(value - top) for value in log_likelihood]
     total = sum(weights)
-    return sorted(((name, weight / total) for name, weight in zip(names, weights)), key=lambda item: -item[1])
+    return sorted(
+        ((name, weight / total) for name, weight in zip(names, weights, strict=True)), key=lambda item: -item[1]
+    )
 
 
 # A few hundred characters decide a language; longer texts would only cost time.

@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from pmon.classifiers.langid.variety import (
-    MODEL_PATH,
     _WORD,
+    MODEL_PATH,
     char_ngrams,
     detect_variety,
     normalize_for_variety,
@@ -77,13 +77,13 @@ def train(pairs: list[tuple[str, str]]) -> dict:
     weights = classifier.coef_[0]
     out = {}
     offset = 0
-    for name, family in zip(("char_ngrams", "words"), families):
+    for name, family in zip(("char_ngrams", "words"), families, strict=True):
         vocabulary = family.get_feature_names_out()
         part = weights[offset : offset + len(vocabulary)]
         offset += len(vocabulary)
         out[name] = {
             str(feature): round(float(weight), 4)
-            for feature, weight in sorted(zip(vocabulary, part))
+            for feature, weight in sorted(zip(vocabulary, part, strict=True))
         }
     return {
         "about": "Persian variety (positive: Dari). Built by pmon.classifiers.langid.build_variety from the train "

@@ -31,11 +31,11 @@ from pmon.classifiers.langid.evidence import (
     ARABIC,
     COMMON,
     CYRILLIC,
-    ScriptCounts,
     LATIN,
     LATIN_TURKIC,
     LATIN_UYGHUR_MARKERS,
     SCRIPT_LANGUAGES,
+    ScriptCounts,
     count_scripts,
     letter_evidence,
     word_evidence,
@@ -168,7 +168,7 @@ def _result(points: dict[str, float], script: str) -> LanguageResult:
     total = sum(weights)
     candidates = [
         {"lang": lang, "score": round(weight / total, 4)}
-        for (lang, _), weight in zip(ranked[:MAX_CANDIDATES], weights)
+        for (lang, _), weight in zip(ranked[:MAX_CANDIDATES], weights, strict=False)
     ]
     return LanguageResult(
         lang=ranked[0][0], script=script, confidence=round(weights[0] / total, 4), candidates=candidates

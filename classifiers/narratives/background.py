@@ -65,7 +65,7 @@ def background_texts(items: Iterable[dict[str, Any]], per_variety: int | None = 
             if key not in seen:
                 seen.add(key)
                 by_variety.setdefault(variety, []).append((piece, str(item.get("lang", "und"))))
-    rng = random.Random(20261207)
+    rng = random.Random(20261207)  # noqa: S311 - a seeded, reproducible sample, not a secret
     chosen: list[tuple[str, str]] = []
     for variety in sorted(by_variety):
         rows = by_variety[variety]

@@ -107,7 +107,9 @@ def evaluate(classifier: NarrativeClassifier, gold: Sequence[dict[str, Any]]) ->
             alarms[row["kind"]][0] += int(bool(predicted))
             alarms[row["kind"]][1] += 1
         if truth != predicted and len(errors) < 200:
-            errors.append({"id": row.get("id"), "lang": row["lang"], "gold": sorted(truth), "predicted": sorted(predicted)})
+            errors.append(
+                {"id": row.get("id"), "lang": row["lang"], "gold": sorted(truth), "predicted": sorted(predicted)}
+            )
     per_label = {}
     for label in leaves:
         tp = sum(v[0] for (lang, lab), v in counts.items() if lab == label)

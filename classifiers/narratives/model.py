@@ -363,8 +363,12 @@ def fit_heads(
     weight[~is_background] *= own_weight[rows_array[~is_background]]
     xe = x[rows_array]
     mean, scale = xe.mean(axis=0), xe.std(axis=0) + 1e-6
-    emb_model = LogisticRegression(C=settings.c_emb, max_iter=5000).fit((xe - mean) / scale, target, sample_weight=weight)
-    char_model = LogisticRegression(C=settings.c_char, max_iter=3000).fit(xc_all[rows_array], target, sample_weight=weight)
+    emb_model = LogisticRegression(C=settings.c_emb, max_iter=5000).fit(
+        (xe - mean) / scale, target, sample_weight=weight
+    )
+    char_model = LogisticRegression(C=settings.c_char, max_iter=3000).fit(
+        xc_all[rows_array], target, sample_weight=weight
+    )
     emb_w, emb_b = _full_classes(emb_model, none + 1)
     char_w, char_b = _full_classes(char_model, none + 1)
     emb_w = emb_w / scale  # standardisation folded into the weights: callers pass raw embeddings
@@ -495,7 +499,9 @@ class NarrativeClassifier:
             for j in np.flatnonzero(detected):
                 order = np.argsort(-proba[:, j])
                 evidence = [sentences[i] for i in order[:EVIDENCE_PER_LABEL] if proba[i, j] >= heads.thresholds[j]]
-                narratives.append(NarrativeScore(id=heads.leaf_ids[j], score=round(float(best[j]), 4), evidence=evidence))
+                narratives.append(
+                    NarrativeScore(id=heads.leaf_ids[j], score=round(float(best[j]), 4), evidence=evidence)
+                )
         narratives.sort(key=lambda n: -n.score)
         stance, stance_score = Stance.none, 0.0
         if narratives:

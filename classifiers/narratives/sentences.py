@@ -33,7 +33,11 @@ def split_sentences(text: str, min_chars: int = MIN_CHARS, max_chars: int = MAX_
             pieces.append(sentence)
     merged: list[str] = []
     for piece in pieces:
-        if merged and (len(piece) < min_chars or len(merged[-1]) < min_chars) and len(merged[-1]) + len(piece) < max_chars:
+        if (
+            merged
+            and (len(piece) < min_chars or len(merged[-1]) < min_chars)
+            and len(merged[-1]) + len(piece) < max_chars
+        ):
             merged[-1] = f"{merged[-1]} {piece}"
         else:
             merged.append(piece)

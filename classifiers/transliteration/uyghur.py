@@ -125,9 +125,9 @@ def _proper_noun_words(words: list[re.Match[str]], text: str) -> set[int]:
         for k in range(len(words) - len(parts) + 1):
             window = words[k : k + len(parts)]
             if (
-                all(word.group() == part for word, part in zip(window[:-1], parts[:-1]))
+                all(word.group() == part for word, part in zip(window[:-1], parts[:-1], strict=True))
                 and window[-1].group().startswith(parts[-1])
-                and all(text[a.end() : b.start()].isspace() for a, b in zip(window, window[1:]))
+                and all(text[a.end() : b.start()].isspace() for a, b in zip(window, window[1:], strict=False))
             ):
                 marked.update(range(k, k + len(parts)))
     return marked
