@@ -64,7 +64,8 @@ class RawItem(BaseModel):
 
     @property
     def id(self) -> str:
-        """The document id this item gets (normalises and hashes the text on every access: keep it when needed twice)."""
+        """The document id this item gets (normalises and hashes the text on every access: keep it when needed
+        twice)."""
         return document_id(self.source_id, self.full_text)
 
 

@@ -17,7 +17,9 @@ class JsonlError(ValueError):
     """A line that is not a JSON object, or a file that cannot be read; the message names file and line."""
 
 
-def read_lines(source: str | Path | None, require_text: bool = False) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
+def read_lines(
+    source: str | Path | None, require_text: bool = False
+) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
     """(line number, object or None, problem) for every non-blank line; a bad line does not stop the reading.
 
     Args:

@@ -155,7 +155,11 @@ def location_problem(location: str) -> str | None:
         if not location.startswith(("http://", "https://")) or not location.split("://", 1)[1].split("/", 1)[0]:
             return f"{location!r} is not a complete URL; expected http(s)://host/..."
         return None
-    hint = f"; for a local file write its path ({location[7:]})" if scheme == "file" and location.startswith("file://") else ""
+    hint = (
+        f"; for a local file write its path ({location[7:]})"
+        if scheme == "file" and location.startswith("file://")
+        else ""
+    )
     return f"scheme {scheme!r} is not supported: only http(s) URLs or local paths{hint}"
 
 
@@ -178,7 +182,9 @@ def cron_problem(expression: str) -> str | None:
                 elif end.isdigit():
                     values.append(int(end))
                 else:
-                    return f"{name} field {text!r}: {end!r} is not a number" + (f" or one of {', '.join(names)}" if names else "")
+                    return f"{name} field {text!r}: {end!r} is not a number" + (
+                        f" or one of {', '.join(names)}" if names else ""
+                    )
             if any(not low <= v <= high for v in values):
                 return f"{name} field {text!r}: values must be from {low} to {high}"
             if len(values) == 2 and values[0] > values[1]:
