@@ -219,7 +219,7 @@ def derive_title(sentence: str) -> str:
     """A headline from the first clause of a sentence, or its first words (a prefix either way, so the item's
     text does not repeat it when ingestion joins title and text)."""
     clause = _CLAUSE_END.split(sentence, maxsplit=1)[0].strip().rstrip(_TRAILING)
-    if 3 <= len(clause.split()) and len(clause) <= 80:
+    if len(clause.split()) >= 3 and len(clause) <= 80:
         return clause
     return " ".join(sentence.split()[:8]).rstrip(_TRAILING) or sentence[:60]
 
@@ -409,7 +409,7 @@ def render(out_dir: Path, base_url: str, anchor: date | None = None, seed: int =
     if not gold:
         raise SampleMediaError(f"no gold sentences under {gold_dir or GOLD_DIR}")
     pools = _pools(gold)
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - seeded synthetic media, not a secret
     composer = _Composer(pools, rng)
     midnight = datetime.combine(anchor, time(0, 0), tzinfo=UTC)
 
