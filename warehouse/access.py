@@ -120,11 +120,10 @@ class WarehouseAccess:
         if kind not in self.appliers:
             raise ValueError(f"unknown action kind {kind!r}")
         line = json.dumps({"kind": kind, "payload": payload, "queued_at": utcnow().isoformat()}, ensure_ascii=False)
-        with self._outbox_lock:
-            with self.outbox.open("a", encoding="utf-8") as stream:
-                stream.write(line + "\n")
-                stream.flush()
-                os.fsync(stream.fileno())
+        with self._outbox_lock, self.outbox.open("a", encoding="utf-8") as stream:
+            stream.write(line + "\n")
+            stream.flush()
+            os.fsync(stream.fileno())
         return self.apply_pending() == 0
 
     def pending(self) -> list[dict[str, Any]]:

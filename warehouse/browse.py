@@ -107,7 +107,7 @@ def search_documents(con: duckdb.DuckDBPyConnection, f: DocumentFilter) -> list[
         if f.stance:
             det.append("det.stance = ?")
             params.append(f.stance)
-        clauses.append(f"EXISTS (SELECT 1 FROM detections det WHERE {' AND '.join(det)})")
+        clauses.append(f"EXISTS (SELECT 1 FROM detections det WHERE {' AND '.join(det)})")  # noqa: S608 - fixed clauses with placeholders
     params += [f.limit, f.offset]
     cur = con.execute(
         f"""SELECT d.id, d.source_id, d.published_at, d.lang, d.script, d.title, d.url, d.stance,
@@ -247,7 +247,9 @@ def quarantine_counts(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
            GROUP BY ALL ORDER BY items DESC, source_id"""))
 
 
-def source_health(con: duckdb.DuckDBPyConnection, today: date | None = None, silent_days: int = 3) -> list[dict[str, Any]]:
+def source_health(
+    con: duckdb.DuckDBPyConnection, today: date | None = None, silent_days: int = 3
+) -> list[dict[str, Any]]:
     """Per source: kind, documents, the last 7 days' documents, newest publication, quarantined, and `silent` when
     nothing was published for `silent_days` while the source had documents before."""
     today = today or utcnow().date()

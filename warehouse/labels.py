@@ -75,7 +75,9 @@ def analyst_training_set(con: duckdb.DuckDBPyConnection, leaf_ids: Sequence[str]
     by_text: dict[tuple[str, str], dict[str, Any]] = {}
     for document_id, narrative, verdict, stance, text, lang, evidence in rows:
         for sentence in evidence or [text[:1000]]:
-            entry = by_text.setdefault((document_id, sentence), {"labels": set(), "stance": "none", "lang": lang or "und"})
+            entry = by_text.setdefault(
+                (document_id, sentence), {"labels": set(), "stance": "none", "lang": lang or "und"}
+            )
             if verdict == "confirm" and narrative in leaf_ids:
                 entry["labels"].add(narrative)
                 entry["stance"] = stance or "promote"

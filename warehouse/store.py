@@ -155,7 +155,8 @@ class Warehouse:
     # -- opening -----------------------------------------------------------------------------------------------
     @classmethod
     def open(
-        cls, path: str | Path = DEFAULT_DB, *, read_only: bool = False, wait_seconds: float = 0.0, purpose: str = "write"
+        cls, path: str | Path = DEFAULT_DB, *, read_only: bool = False, wait_seconds: float = 0.0,
+        purpose: str = "write",
     ) -> Warehouse:
         """Open (creating and migrating as needed) a warehouse.
 
@@ -381,7 +382,9 @@ class Warehouse:
                         "text": [items[k].text for k in keep],
                         "author": [items[k].author for k in keep],
                         "forwarded_from": [items[k].forwarded_from for k in keep],
-                        "published_at": pa.array([_naive_utc(items[k].published_at) or now for k in keep], pa.timestamp("us")),
+                        "published_at": pa.array(
+                            [_naive_utc(items[k].published_at) or now for k in keep], pa.timestamp("us")
+                        ),
                         "fetched_at": pa.array([now] * len(keep), pa.timestamp("us")),
                         "content_hash": [hashes[k] for k in keep],
                         "lang": [languages[k].lang for k in keep],
@@ -395,7 +398,9 @@ class Warehouse:
                         "variety_confidence": [languages[k].variety_confidence for k in keep],
                     }
                 )
-                det_rows: dict[str, list[Any]] = {k: [] for k in ("document_id", "narrative", "score", "stance", "evidence")}
+                det_rows: dict[str, list[Any]] = {
+                    k: [] for k in ("document_id", "narrative", "score", "stance", "evidence")
+                }
                 versions = ("", "")
                 for k in keep:
                     cls = classifications[k]
@@ -423,7 +428,9 @@ class Warehouse:
                            FROM _dets d""",
                         [versions[0], versions[1], now, run_id],
                     )
-                record_new_documents(con, "_docs", "_dets" if "_dets" in registered else "(SELECT * FROM detections LIMIT 0)")
+                record_new_documents(
+                    con, "_docs", "_dets" if "_dets" in registered else "(SELECT * FROM detections LIMIT 0)"
+                )
                 crash_point("commit")
         finally:
             for name in registered:
@@ -467,7 +474,8 @@ class Warehouse:
             # Reasons and payloads quote hostile input: make them storable before they reach DuckDB.
             payload = _storable((q.payload or "")[:20_000]) or ""
             reason, location = _storable(q.reason[:2000]) or "", _storable(q.location)
-            qid = hashlib.sha256(f"{q.source_id}\x1f{q.stage}\x1f{reason}\x1f{location}\x1f{payload}".encode()).hexdigest()[:32]
+            key = f"{q.source_id}\x1f{q.stage}\x1f{reason}\x1f{location}\x1f{payload}"
+            qid = hashlib.sha256(key.encode()).hexdigest()[:32]
             self.con.execute(
                 """INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
                    ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at,

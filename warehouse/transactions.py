@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import duckdb
 
@@ -23,7 +23,5 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
 
 def rollback_if_open(con: duckdb.DuckDBPyConnection) -> None:
     """Roll back a transaction a failed step may have left open; nothing when none is."""
-    try:
+    with suppress(duckdb.TransactionException):  # raised when no transaction was open
         con.execute("ROLLBACK")
-    except duckdb.TransactionException:
-        pass  # no transaction was open

@@ -1,8 +1,8 @@
 """Trend aggregates and the queries the CLI, digests and alerts share.
 
 `refresh_trends` keeps two small daily tables up to date from documents and detections (adding what new
-documents contribute, recomputing only the days and sources of relabelled ones); every trend query reads only those, so query time depends on days ×
-narratives × languages × sources, not on the number of detections.
+documents contribute, recomputing only the days and sources of relabelled ones); every trend query reads only
+those, so query time depends on days × narratives × languages × sources, not on the number of detections.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any, overload
 import duckdb
 import pyarrow as pa
 
-from pmon.warehouse.transactions import transaction
 from pmon.schemas.language import VARIETIES
+from pmon.warehouse.transactions import transaction
 
 DIMENSIONS = {"narrative": "narrative", "lang": "lang", "variety": "variety", "source": "source_id"}
 PERIODS = {"day": "day", "week": "week", "month": "month"}
@@ -74,7 +74,9 @@ def record_new_documents(con: duckdb.DuckDBPyConnection, docs: str, dets: str) -
     columns of `documents`) and their detections (document_id, narrative, stance).
     """
     con.execute(_DOC_DAILY.format(target="doc_daily_delta", docs=docs))
-    con.execute(_NARRATIVE_DAILY.format(target="narrative_daily_delta", docs=docs, dets=dets, det_filter="", det_and=""))
+    con.execute(
+        _NARRATIVE_DAILY.format(target="narrative_daily_delta", docs=docs, dets=dets, det_filter="", det_and="")
+    )
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,7 @@ def refresh_trends(con: duckdb.DuckDBPyConnection, full: bool = False) -> TrendR
                     f"""CREATE OR REPLACE TEMP TABLE _trend_weeks AS SELECT DISTINCT {_WEEK_OF_DAY} AS week, source_id
                         FROM (SELECT day, source_id FROM doc_daily_delta UNION ALL
                               SELECT day, source_id FROM narrative_daily_delta UNION ALL
-                              SELECT day, source_id FROM trends_dirty)"""
+                              SELECT day, source_id FROM trends_dirty)"""  # noqa: S608 - fixed names
                 )
                 if deltas:
                     for table in ("doc_daily", "narrative_daily"):
@@ -315,14 +317,14 @@ def query_trends(con: duckdb.DuckDBPyConnection, q: TrendQuery) -> TrendRows:
     base_cols = [c for c in cols if c != "narrative"]
     totals, total_params = _period_rows("doc", q, base_cols)
     if "narrative" not in cols:
-        sql = (f"SELECT period, {', '.join([*base_cols, ''])}documents AS total, documents, "
+        sql = (f"SELECT period, {', '.join([*base_cols, ''])}documents AS total, documents, "  # noqa: S608 - column names from DIMENSIONS, subquery built here
                f"CAST(1.0 AS DOUBLE) AS share FROM ({totals}) ORDER BY ALL")
         return _arrow_rows(con, sql, total_params)
     counts, count_params = _period_rows("narrative", q, cols)
     # IS NOT DISTINCT FROM: `variety` is NULL for documents not in Persian, and those rows must still join.
     join_on = " AND ".join(["c.period = t.period", *[f"c.{c} IS NOT DISTINCT FROM t.{c}" for c in base_cols]])
     sql = (
-        f"SELECT c.*, t.documents AS total, round(c.documents / t.documents, 4) AS share FROM ({counts}) c "
+        f"SELECT c.*, t.documents AS total, round(c.documents / t.documents, 4) AS share FROM ({counts}) c "  # noqa: S608 - column names from DIMENSIONS, subqueries built here
         f"JOIN ({totals}) t ON {join_on} ORDER BY c.period, {', '.join('c.' + c for c in cols)}"
     )
     return _arrow_rows(con, sql, count_params + total_params)
@@ -351,9 +353,9 @@ def _period_rows(kind: str, q: TrendQuery, cols: list[str]) -> tuple[str, list[A
         first, last = weeks
         where, params = _range("week", first, last, q.variety)
         if whole:
-            parts.append((f"SELECT week AS period, {plain} FROM {kind}_weekly WHERE {where}", params))
+            parts.append((f"SELECT week AS period, {plain} FROM {kind}_weekly WHERE {where}", params))  # noqa: S608 - fixed names
         else:
-            parts.append((f"SELECT week AS period, {summed} FROM {kind}_weekly WHERE {where} GROUP BY ALL", params))
+            parts.append((f"SELECT week AS period, {summed} FROM {kind}_weekly WHERE {where} GROUP BY ALL", params))  # noqa: S608 - fixed names
         day_ranges = []
         if q.since is not None and first is not None and q.since < first:
             day_ranges.append((q.since, first - timedelta(days=1)))
@@ -363,9 +365,9 @@ def _period_rows(kind: str, q: TrendQuery, cols: list[str]) -> tuple[str, list[A
     for lo, hi in day_ranges:
         where, params = _range("day", lo, hi, q.variety)
         if q.period == "day" and whole:
-            parts.append((f"SELECT day AS period, {plain} FROM {kind}_daily WHERE {where}", params))
+            parts.append((f"SELECT day AS period, {plain} FROM {kind}_daily WHERE {where}", params))  # noqa: S608 - fixed names
         else:
-            parts.append((f"SELECT {bucket} AS period, {summed} FROM {kind}_daily WHERE {where} GROUP BY ALL", params))
+            parts.append((f"SELECT {bucket} AS period, {summed} FROM {kind}_daily WHERE {where} GROUP BY ALL", params))  # noqa: S608 - fixed names
     return " UNION ALL ".join(sql for sql, _ in parts), [p for _, params in parts for p in params]
 
 
@@ -412,7 +414,7 @@ def compare_windows(
         SELECT {cols},
                sum(documents) FILTER (WHERE day >= ?) AS recent,
                sum(documents) FILTER (WHERE day < ?) AS baseline
-        FROM narrative_daily WHERE day >= ? AND day <= ? GROUP BY ALL ORDER BY ALL"""
+        FROM narrative_daily WHERE day >= ? AND day <= ? GROUP BY ALL ORDER BY ALL"""  # noqa: S608 - column names from DIMENSIONS
     rows = _rows(con.execute(sql, [recent_start, recent_start, baseline_start, today]))
     for row in rows:
         row["recent"] = int(row["recent"] or 0)
