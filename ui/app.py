@@ -26,7 +26,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -34,15 +34,22 @@ from pmon.alerts.digest import defang
 from pmon.alerts.rules import list_alerts
 from pmon.schemas.codebook import DEFAULT_CODEBOOK, Codebook, load_codebook
 from pmon.ui.charts import line_chart
-from pmon.warehouse import TrendQuery, TrendQueryError, WarehouseBusy, compare_windows, parse_since, query_trends
-from pmon.warehouse import browse
+from pmon.warehouse import (
+    TrendQuery,
+    TrendQueryError,
+    WarehouseBusy,
+    browse,
+    compare_windows,
+    parse_since,
+    query_trends,
+)
 from pmon.warehouse.access import ReadInfo, WarehouseAccess
 from pmon.warehouse.labels import VERDICTS, record_label
 
 HERE = Path(__file__).resolve().parent
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-TOKEN_COOKIE = "pmon_ui_token"
+TOKEN_COOKIE = "pmon_ui_token"  # noqa: S105 - the cookie's name, not a secret
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
