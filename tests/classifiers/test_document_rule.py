@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 
 from pmon.classifiers.narratives import NarrativeClassifier, Settings, TrainingSet, fit_heads
-from pmon.classifiers.narratives.model import CharFeatures
 from pmon.classifiers.narratives.background import (
     DEFAULT_BACKGROUND,
     background_texts,
@@ -27,6 +26,7 @@ from pmon.classifiers.narratives.background import (
     split_of,
 )
 from pmon.classifiers.narratives.evaluate import evaluate, read_gold, split_gold
+from pmon.classifiers.narratives.model import CharFeatures
 from pmon.schemas.codebook import DEFAULT_CODEBOOK, load_codebook
 
 DIM = 8
@@ -76,7 +76,8 @@ def test_document_threshold_rises_with_length_up_to_its_cap() -> None:
 
 def test_a_long_document_needs_a_stronger_best_sentence_and_keeps_its_evidence() -> None:
     classifier = _toy_classifier(threshold=0.3, document_slope=0.0)
-    narrative = "claim claim market, said the valley council."  # a weak narrative sentence: over the sentence threshold, not far over it
+    # A weak narrative sentence: over the sentence threshold, not far over it.
+    narrative = "claim claim market, said the valley council."
     score = classifier.classify([narrative])[0]
     assert [n.id for n in score.narratives] == ["a"]
     weak = score.narratives[0].score
@@ -114,11 +115,14 @@ def _write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
 
 def test_real_text_report_counts_false_alarms_by_language_kind_genre_and_topic(tmp_path: Path) -> None:
     real = [
-        {"id": "r-1", "text": "market weather today.", "lang": "en", "kind": "sentence", "genre": "news", "topic": "general"},
-        {"id": "r-2", "text": "claim claim claim.", "lang": "en", "kind": "sentence", "genre": "news", "topic": "on-topic"},
+        {"id": "r-1", "text": "market weather today.", "lang": "en", "kind": "sentence", "genre": "news",
+         "topic": "general"},
+        {"id": "r-2", "text": "claim claim claim.", "lang": "en", "kind": "sentence", "genre": "news",
+         "topic": "on-topic"},
         {"id": "r-3", "text": "market weather. market again.", "lang": "fa", "variety": "prs", "kind": "document",
          "genre": "web", "topic": "on-topic"},
-        {"id": "r-4", "text": "weather market news.", "lang": "fa", "variety": "pes", "kind": "sentence", "genre": "web"},
+        {"id": "r-4", "text": "weather market news.", "lang": "fa", "variety": "pes", "kind": "sentence",
+         "genre": "web"},
     ]
     gold = [{"id": "g-1", "text": "claim claim here.", "lang": "en", "labels": ["a"], "stance": "promote"}]
     rows = read_gold([_write_jsonl(tmp_path / "real.jsonl", real), _write_jsonl(tmp_path / "gold.jsonl", gold)])

@@ -19,8 +19,15 @@ from hypothesis import strategies as st
 from rich.console import Console
 from typer.testing import CliRunner
 
-from pmon.classifiers.langid import DETECTORS, detect, detect_document, evaluate, normalize_for_detection
-from pmon.classifiers.langid import backends, build_profiles
+from pmon.classifiers.langid import (
+    DETECTORS,
+    backends,
+    build_profiles,
+    detect,
+    detect_document,
+    evaluate,
+    normalize_for_detection,
+)
 from pmon.classifiers.langid.evaluate import LanguageEvalError, read_items
 from pmon.classifiers.langid.evidence import count_scripts
 from pmon.classifiers.transliteration import uyghur_arabic_to_latin, uzbek_latin_to_cyrillic
@@ -147,9 +154,9 @@ def test_normalisation_rules() -> None:
     assert normalize_for_detection("می‌خواهم کتاب‌ها") == "می خواهم کتاب ها"
     assert normalize_for_detection("مُحَمَّد\u0640\u0640 a\u00adb\u200f") == "محمد ab"
     # URLs, e-mail, handles, hashtags, emoji and numbers go.
-    assert normalize_for_detection("see https://x.org/a and www.y.com, mail a.b@c.org @user #Kabul 🇦🇫👍🏽 ۱۴۰۳ 12,500") == (
-        "see and mail"
-    )
+    assert normalize_for_detection(
+        "see https://x.org/a and www.y.com, mail a.b@c.org @user #Kabul 🇦🇫👍🏽 ۱۴۰۳ 12,500"
+    ) == "see and mail"
 
 
 def test_noise_does_not_change_the_answer() -> None:
@@ -221,13 +228,16 @@ def test_any_text_gives_a_valid_deterministic_result(text: str) -> None:
 def test_profiles_on_disk_are_rebuilt_from_the_corpus() -> None:
     for name in build_profiles.PROFILE_SOURCES:
         on_disk = json.loads((build_profiles.PROFILE_DIR / f"{name}.json").read_text(encoding="utf-8"))
-        assert on_disk == build_profiles.build_profile(name), f"run python -m pmon.classifiers.langid.build_profiles ({name})"
+        assert on_disk == build_profiles.build_profile(name), (
+            f"run python -m pmon.classifiers.langid.build_profiles ({name})"
+        )
 
 
 def test_langdetect_knows_the_missing_languages() -> None:
     names = set(backends.langdetect_languages())
     assert {"tg", "uz-Latn", "uz-Cyrl", "ps", "ug-Arab", "ug-Latn", "kk", "ky", "en", "fa"} <= names
-    assert backends.langdetect_scores("hemme adem erkin we barawer bolup tughulghan", ["ug-Latn", "uz-Latn"])[0][0] == "ug-Latn"
+    scores = backends.langdetect_scores("hemme adem erkin we barawer bolup tughulghan", ["ug-Latn", "uz-Latn"])
+    assert scores[0][0] == "ug-Latn"
 
 
 def test_fast_ngram_extraction_equals_langdetects_own() -> None:
@@ -257,7 +267,8 @@ def test_fasttext_lite_never_downloads(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_evaluate_counts_accuracy_false_alarms_and_confusion(tmp_path: Path) -> None:
     path = tmp_path / "gold.jsonl"
     rows = [
-        {"id": "1", "text": "Ҳамаи одамон озод ба дунё меоянд ва дар ҳуқуқ баробаранд.", "lang": "tg", "script": "Cyrl"},
+        {"id": "1", "text": "Ҳамаи одамон озод ба дунё меоянд ва дар ҳуқуқ баробаранд.", "lang": "tg",
+         "script": "Cyrl"},
         {"id": "2", "text": "Вилоят ҳокими янги шифохона очилишини эълон қилди.", "lang": "uz", "script": "Cyrl"},
         # Deliberately mislabelled: a Russian sentence labelled Tajik, to see a miss and a false alarm counted.
         {"id": "3", "text": "Сильный снег закрыл горный перевал на три дня.", "lang": "tg", "script": "Cyrl"},

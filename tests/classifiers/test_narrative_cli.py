@@ -67,7 +67,9 @@ def test_every_narrative_is_found_in_its_own_exemplar(codebook_texts: dict[str, 
     classifier = load_classifier()
     leaves = [leaf for leaf in classifier.heads.leaf_ids]
     results = classifier.classify([codebook_texts[leaf] for leaf in leaves])
-    assert [leaf for leaf, result in zip(leaves, results, strict=True) if leaf not in {n.id for n in result.narratives}] == []
+    assert [
+        leaf for leaf, result in zip(leaves, results, strict=True) if leaf not in {n.id for n in result.narratives}
+    ] == []
     assert all(r.model_version == classifier.model_version and r.codebook_version for r in results)
 
 
@@ -101,16 +103,20 @@ def test_eval_narratives_reports_every_figure(tmp_path: Path) -> None:
     assert table.exit_code == 0 and "real text, per language and kind" in table.stdout
     assert set(report["per_language"]) == {r["lang"] for r in subset}
     assert set(report["false_alarm_rate"]) == {"everyday", "unrelated"}
-    assert 0.5 <= report["macro_f1"] <= 1.0  # a broken classifier or metric would not reach this on its own codebook's topics
+    # A broken classifier or metric would not reach this on its own codebook's topics.
+    assert 0.5 <= report["macro_f1"] <= 1.0
     assert 0.0 <= report["false_alarm_rate"]["everyday"] <= 0.25
     for label in report["per_label"].values():
         assert set(label) == {"precision", "recall", "f1", "support"}
-    assert report["model_version"].startswith("sentence-transformers:") and report["codebook_version"].startswith("iskp@")
+    assert report["model_version"].startswith("sentence-transformers:")
+    assert report["codebook_version"].startswith("iskp@")
     dev = CliRunner().invoke(app, ["eval", "narratives", str(path), "--format", "json", "--split", "dev"])
     assert json.loads(dev.stdout)["items"] == len(split_gold(subset, "dev")) < len(subset)
 
     broken = tmp_path / "broken.jsonl"
-    broken.write_text('{"text": "fine", "labels": []}\n{"text": "labels not a list", "labels": "x"}\n', encoding="utf-8")
+    broken.write_text(
+        '{"text": "fine", "labels": []}\n{"text": "labels not a list", "labels": "x"}\n', encoding="utf-8"
+    )
     bad = CliRunner().invoke(app, ["eval", "narratives", str(broken)])
     assert bad.exit_code == 1 and f"{broken}:2: needs 'text'" in bad.stderr
 
@@ -131,12 +137,15 @@ def test_review_then_train_uses_the_analysts_verdicts(demo_warehouse: Path, tmp_
     candidates = json.loads(listed.stdout)
     assert candidates and {"document_id", "narrative", "score", "evidence"} <= set(candidates[0])
     scores = [c["score"] for c in candidates]
-    assert scores == sorted(scores) and all(THRESHOLD <= score <= THRESHOLD + 0.5 for score in scores)  # least sure first
+    # Least sure first.
+    assert scores == sorted(scores) and all(THRESHOLD <= score <= THRESHOLD + 0.5 for score in scores)
     first, second = candidates[0], candidates[-1]
     confirmed = CliRunner().invoke(app, ["review", "confirm", first["document_id"], first["narrative"], "--db", str(db),
                                          "--stance", "promote", "--analyst", "test"])
     assert confirmed.exit_code == 0, confirmed.output
-    rejected = CliRunner().invoke(app, ["review", "reject", second["document_id"], second["narrative"], "--db", str(db)])
+    rejected = CliRunner().invoke(
+        app, ["review", "reject", second["document_id"], second["narrative"], "--db", str(db)]
+    )
     assert rejected.exit_code == 0, rejected.output
     unknown = CliRunner().invoke(app, ["review", "confirm", "no-such-document", "anti_western", "--db", str(db)])
     assert unknown.exit_code == 1 and "no document" in unknown.stderr
@@ -160,7 +169,9 @@ def test_review_then_train_uses_the_analysts_verdicts(demo_warehouse: Path, tmp_
     assert first["narrative"] in [n["id"] for n in json.loads(out.stdout)["narratives"]]
     # The rejection counts too: the rejected evidence is a hard negative and no longer carries that narrative.
     rejected_sentence = second["evidence"].split(" | ")[0]
-    before = CliRunner().invoke(app, ["classify"], input=json.dumps({"id": 2, "text": rejected_sentence}, ensure_ascii=False) + "\n")
+    before = CliRunner().invoke(
+        app, ["classify"], input=json.dumps({"id": 2, "text": rejected_sentence}, ensure_ascii=False) + "\n"
+    )
     assert second["narrative"] in [n["id"] for n in json.loads(before.stdout)["narratives"]]
     after = CliRunner().invoke(app, ["classify", "--heads", str(heads_path)],
                                input=json.dumps({"id": 2, "text": rejected_sentence}, ensure_ascii=False) + "\n")

@@ -10,9 +10,14 @@ from pmon.classifiers.narratives import Heads, TrainingSet, fit_heads, split_sen
 
 
 def test_sentences_split_on_arabic_script_marks() -> None:
-    text = "آیا د بیو لوړېدل به په بازارونو کې دوام ولري؟ سوداګر وایي چې واردات کم شوي دي۔ Prices rose again in Kabul this week."
+    text = (
+        "آیا د بیو لوړېدل به په بازارونو کې دوام ولري؟ سوداګر وایي چې واردات کم شوي دي۔ "
+        "Prices rose again in Kabul this week."
+    )
     assert split_sentences(text) == [
-        "آیا د بیو لوړېدل به په بازارونو کې دوام ولري؟", "سوداګر وایي چې واردات کم شوي دي۔", "Prices rose again in Kabul this week."
+        "آیا د بیو لوړېدل به په بازارونو کې دوام ولري؟",
+        "سوداګر وایي چې واردات کم شوي دي۔",
+        "Prices rose again in Kabul this week.",
     ]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pmon.classifiers.langid import detect, detect_document
-from pmon.classifiers.langid.variety import MODEL_PATH, MIN_WORDS, detect_variety
+from pmon.classifiers.langid.variety import MIN_WORDS, MODEL_PATH, detect_variety
 
 REALTEXT = Path(__file__).resolve().parents[3] / "shared" / "data" / "realtext"
 

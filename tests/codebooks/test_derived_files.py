@@ -99,7 +99,7 @@ def test_gold_files_align_row_for_row() -> None:
     arabic = [json.loads(line) for line in UG_LATN.gold_source.read_text(encoding="utf-8").splitlines()]
     latin = [json.loads(line) for line in UG_LATN.gold_target.read_text(encoding="utf-8").splitlines()]
     assert len(arabic) == len(latin) > 0
-    for n, (a, b) in enumerate(zip(arabic, latin), start=1):
+    for n, (a, b) in enumerate(zip(arabic, latin, strict=True), start=1):
         assert (a["id"], b["id"]) == (f"ug-Arab-{n:03d}", f"ug-Latn-{n:03d}")
         assert (a["script"], b["script"]) == ("Arab", "Latn")
         assert {k: v for k, v in a.items() if k not in {"id", "text", "script"}} == {

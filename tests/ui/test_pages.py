@@ -158,7 +158,9 @@ def test_alert_actions_are_stored_and_dismissed_alerts_leave_digests(client: Tes
     bad = client.post(f"/alerts/{ids['alert']}", data={"csrf": client.csrf, "action": "delete"})
     assert bad.status_code == 400
     assert client.post("/alerts/nope", data={"csrf": client.csrf, "action": "dismissed"}).status_code == 404
-    ok = client.post(f"/alerts/{ids['alert']}", data={"csrf": client.csrf, "action": "dismissed"}, follow_redirects=False)
+    ok = client.post(
+        f"/alerts/{ids['alert']}", data={"csrf": client.csrf, "action": "dismissed"}, follow_redirects=False
+    )
     assert ok.status_code == 303
     assert client.get("/api/alerts").json()[0]["action"] == "dismissed"
     with Warehouse.open(db) as wh:
@@ -171,7 +173,7 @@ def test_alert_actions_are_stored_and_dismissed_alerts_leave_digests(client: Tes
 def test_token_is_required_on_every_request_when_set(small_warehouse) -> None:
     db, _ = small_warehouse
     assert requires_token("0.0.0.0") and requires_token("192.168.1.5") and not requires_token("127.0.0.1")
-    app = create_app(UiSettings(db=db, token="s3cret", background=False))
+    app = create_app(UiSettings(db=db, token="s3cret", background=False))  # noqa: S106 - a test token
     with TestClient(app) as c:
         for url in ["/", "/api/trends", "/static/app.css", "/review"]:
             assert c.get(url).status_code == 401, url

@@ -61,7 +61,8 @@ def test_identity_ignores_spacing_case_and_zero_width() -> None:
 def test_mismatched_batch_is_refused_whole(memory_warehouse: Warehouse) -> None:
     items = [_item(1), _item(2)]
     with pytest.raises(Exception):  # noqa: B017 - refused before anything is written
-        memory_warehouse.store_batch(items, [_lang()], [_cls("anti_western"), _cls()], "r1", "tag")  # one language short
+        # One language short.
+        memory_warehouse.store_batch(items, [_lang()], [_cls("anti_western"), _cls()], "r1", "tag")
     assert memory_warehouse.count("documents") == 0 and memory_warehouse.count("detections") == 0
 
 
@@ -131,6 +132,8 @@ def test_sources_are_written_only_when_their_configuration_changes(tmp_path: Pat
         assert dict(wh.con.execute("SELECT id, updated_at FROM sources").fetchall()) == stamps
         # A moved feed and new tags are written; its conditional-GET state stays; a new source is added.
         assert wh.upsert_sources([source(0), source(1, "moved.xml", ("news",)), source(2), source(3)]) == 2
-        rows = {r[0]: r[1:] for r in wh.con.execute("SELECT id, location, tags, etag, updated_at FROM sources").fetchall()}
+        rows = {
+            r[0]: r[1:] for r in wh.con.execute("SELECT id, location, tags, etag, updated_at FROM sources").fetchall()
+        }
     assert rows["s1"][:3] == ("https://example.org/1/moved.xml", ["news"], '"etag-1"')
     assert rows["s1"][3] > stamps["s1"] and rows["s0"][3] == stamps["s0"] and "s3" in rows

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.warehouse.test_trends_incremental import NOW, _batch
 from pmon.warehouse import TrendQuery, Warehouse, query_trends, refresh_trends
+from tests.warehouse.test_trends_incremental import NOW, _batch
 
 TODAY = NOW.date()
 
@@ -28,16 +28,16 @@ def _reference(con, q: TrendQuery) -> list[dict]:  # noqa: ANN001 - a DuckDB con
             where.append(clause)
             params.append(value)
     window = " AND ".join(where)
-    totals = (f"SELECT {', '.join([bucket + ' AS period', *base])}, CAST(sum(documents) AS BIGINT) AS total "
+    totals = (f"SELECT {', '.join([bucket + ' AS period', *base])}, CAST(sum(documents) AS BIGINT) AS total "  # noqa: S608 - fixed names; TrendQuery validated the period
               f"FROM doc_daily WHERE {window} GROUP BY ALL")
     if "narrative" not in cols:
-        sql = f"SELECT *, total AS documents, CAST(1.0 AS DOUBLE) AS share FROM ({totals}) ORDER BY ALL"
+        sql = f"SELECT *, total AS documents, CAST(1.0 AS DOUBLE) AS share FROM ({totals}) ORDER BY ALL"  # noqa: S608 - fixed names
         cur = con.execute(sql, params)
     else:
-        counts = (f"SELECT {bucket} AS period, {', '.join(cols)}, CAST(sum(documents) AS BIGINT) AS documents, "
+        counts = (f"SELECT {bucket} AS period, {', '.join(cols)}, CAST(sum(documents) AS BIGINT) AS documents, "  # noqa: S608 - fixed names; TrendQuery validated the period
                   f"CAST(sum(promote) AS BIGINT) AS promote FROM narrative_daily WHERE {window} GROUP BY ALL")
         join = " AND ".join(["c.period = t.period", *[f"c.{c} = t.{c}" for c in base]])
-        sql = (f"SELECT c.*, t.total, round(c.documents / t.total, 4) AS share FROM ({counts}) c JOIN ({totals}) t "
+        sql = (f"SELECT c.*, t.total, round(c.documents / t.total, 4) AS share FROM ({counts}) c JOIN ({totals}) t "  # noqa: S608 - fixed names
                f"ON {join} ORDER BY c.period, {', '.join('c.' + c for c in cols)}")
         cur = con.execute(sql, params + params)
     names_out = [d[0] for d in cur.description]

@@ -39,9 +39,12 @@ def test_variety_is_stored_and_trends_count_by_it(tmp_path: Path) -> None:
         refresh_trends(wh.con)
         _store(wh, TEXTS[2:], "r2")  # folded in incrementally
         refresh_trends(wh.con)
-        stored = dict(wh.con.execute("SELECT lang || coalesce('-' || variety, ''), count(*) FROM documents GROUP BY 1").fetchall())
+        stored = dict(
+            wh.con.execute("SELECT lang || coalesce('-' || variety, ''), count(*) FROM documents GROUP BY 1").fetchall()
+        )
         assert stored == {"fa-prs": 2, "fa-pes": 1, "en": 1}
-        assert wh.con.execute("SELECT count(*) FROM documents WHERE variety IS NOT NULL AND variety_confidence IS NULL").fetchall()[0][0] == 0
+        unscored = "SELECT count(*) FROM documents WHERE variety IS NOT NULL AND variety_confidence IS NULL"
+        assert wh.con.execute(unscored).fetchall()[0][0] == 0
 
         rows = query_trends(wh.con, TrendQuery(by=("lang", "variety"), period="day", since=DAY.date()))
         counts = {(row["lang"], row["variety"]): row["documents"] for row in rows}
