@@ -152,9 +152,9 @@ def main() -> None:
         figures = run(args, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    _say(f"\n{args.docs} documents written as a run writes them: RSS grew {figures['warehouse_growth_mb']} MB after the "
-         f"first batch (DuckDB accounts {list(figures['duckdb_mb'].values())[-1]} MB); the embedding cache at its bound "
-         f"({figures['embedding_cache_items']} sentences) holds {figures['embedding_cache_mb']} MB")
+    _say(f"\n{args.docs} documents written as a run writes them: RSS grew {figures['warehouse_growth_mb']} MB "
+         f"after the first batch (DuckDB accounts {list(figures['duckdb_mb'].values())[-1]} MB); the embedding "
+         f"cache at its bound ({figures['embedding_cache_items']} sentences) holds {figures['embedding_cache_mb']} MB")
     print(json.dumps(figures), flush=True)
 
 

@@ -366,7 +366,8 @@ def _write_telegram(out_dir: Path, base_url: str, source_id: str, variety: str, 
          "date_unixtime": str(int(d.published_at.timestamp())), "from": source_id, "text": d.body}
         for d in batch
     ]
-    export = {"name": source_id, "type": "public_channel", "id": zlib.crc32(source_id.encode()) % 10**9, "messages": messages}
+    export = {"name": source_id, "type": "public_channel", "id": zlib.crc32(source_id.encode()) % 10**9,
+              "messages": messages}
     path = out_dir / "telegram" / source_id / "result.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(export, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -706,6 +707,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             started = time.perf_counter()
             from pmon.classifiers.narratives import load_classifier
             from pmon.flows.monitor import BATCH_SIZE, run_monitor  # first: flows.settings configures Prefect
+
+            # isort: split
             from prefect import flow
 
             if args.torch_threads:

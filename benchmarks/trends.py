@@ -109,7 +109,7 @@ def build(
                    'synthetic benchmark document ' || i, NULL, NULL,
                    CAST(? AS TIMESTAMP) - to_days(CAST(age AS INTEGER)) - to_seconds(second),
                    CAST(? AS TIMESTAMP), md5('c' || i), v.lang, v.script, 0.99, '{{}}', stance, 'bench', 'bench-run'
-            FROM placed JOIN bench_varieties v ON v.v = s % ?""",
+            FROM placed JOIN bench_varieties v ON v.v = s % ?""",  # noqa: S608 - the share is a module constant
         [documents, sources, days, now, now, len(VARIETIES)],
     )
     timings["documents_s"] = time.perf_counter() - started
@@ -130,7 +130,7 @@ def build(
             FROM n CROSS JOIN range({MAX_NARRATIVES}) t(j)
             JOIN bench_leaves l ON l.k = (n.first + j * {step}) % ?
             WHERE j < n.k
-            LIMIT ?""",
+            LIMIT ?""",  # noqa: S608 - module constants and a computed int
         [len(leaf_ids), len(leaf_ids), detections],
     )
     timings["detections_s"] = time.perf_counter() - started

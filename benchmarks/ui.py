@@ -87,8 +87,8 @@ def measure(db: Path, repeat: int) -> list[dict[str, object]]:
             narrative = detections[0]["narrative"].split(".")[0] if detections else "anti_western"
             urls = ["/", f"/narratives/{narrative}", f"/documents/{doc}", "/search?q=market",
                     "/search?q=&lang=tg&since=30d", "/alerts", "/review", "/runs", "/sources",
-                    "/api/trends", "/api/trends?by=narrative,lang,source&period=day&since=30d", "/api/documents?q=report",
-                    "/api/detections", "/api/alerts", "/api/runs"]
+                    "/api/trends", "/api/trends?by=narrative,lang,source&period=day&since=30d",
+                    "/api/documents?q=report", "/api/detections", "/api/alerts", "/api/runs"]
             rows = []
             for url in urls:
                 status = client.get(url).status_code  # warm-up
