@@ -86,6 +86,14 @@ class AlertKind(StrEnum):
     silence = "silence"
 
 
+#: Where spikes are counted and first appearances looked for.
+Dimension = Literal["lang", "source"]
+
+
+def _by_language() -> list[Dimension]:
+    return ["lang"]
+
+
 class AlertSettings(BaseSettings):
     """Windows and thresholds of the alert rules; each can be set from the environment as `PMON_ALERTS_<FIELD>`.
 
@@ -103,8 +111,8 @@ class AlertSettings(BaseSettings):
     baseline_days: int = Field(
         default=56, ge=7, le=3660, description="length of the baseline window just before the recent one"
     )
-    spike_dimensions: list[Literal["lang", "source"]] = Field(
-        default_factory=lambda: ["lang"],
+    spike_dimensions: list[Dimension] = Field(
+        default_factory=_by_language,
         description="what a narrative's spike is counted per: 'lang', 'source' or both",
     )
     spike_exposure: Literal["days", "documents"] = Field(
@@ -126,8 +134,8 @@ class AlertSettings(BaseSettings):
     spike_alpha: float = Field(
         default=0.01, gt=0, lt=1, description="family-wise significance level (Bonferroni over the tested cells)"
     )
-    spread_dimensions: list[Literal["lang", "source"]] = Field(
-        default_factory=lambda: ["lang"], description="where a narrative's first appearance counts: 'lang', 'source'"
+    spread_dimensions: list[Dimension] = Field(
+        default_factory=_by_language, description="where a narrative's first appearance counts: 'lang', 'source'"
     )
     spread_min_count: int = Field(
         default=3, ge=1, description="minimum recent documents of a narrative in the new language (source)"
@@ -348,7 +356,8 @@ def list_alerts(
     """
     from pmon.warehouse.browse import has_table
 
-    clauses, params = ["TRUE"], []
+    clauses: list[str] = ["TRUE"]
+    params: list[Any] = []
     if not include_dismissed and has_table(con, "alert_actions"):
         clauses.append("id NOT IN (SELECT alert_id FROM alert_actions WHERE action = 'dismissed')")
     if since is not None:
@@ -447,8 +456,9 @@ def _cells(con: duckdb.DuckDBPyConnection, column: str, w: Windows, guard_days: 
     cur = con.execute(sql, {"recent": w.recent_start, "base": w.baseline_start - guard,
                             "base_end": w.baseline_end - guard, "today": w.today})
     names = [d[0] for d in cur.description]
+    counts = {"recent", "baseline", "recent_total", "baseline_total"}
     return [
-        {k: (int(v) if k in {"recent", "baseline", "recent_total", "baseline_total"} else v) for k, v in zip(names, row, strict=True)}
+        {k: (int(v) if k in counts else v) for k, v in zip(names, row, strict=True)}
         for row in cur.fetchall()
     ]
 
@@ -482,7 +492,7 @@ def expected_counts(
 
 
 def _spike_alerts(con: duckdb.DuckDBPyConnection, s: AlertSettings, w: Windows, now: datetime) -> list[Alert]:
-    tested: list[tuple[str, dict[str, Any], float, float]] = []
+    tested: list[tuple[Dimension, dict[str, Any], float, float]] = []
     start, end = w.recent_bounds
     for dimension in s.spike_dimensions:
         for cell in expected_counts(con, s, w, dimension):
@@ -712,7 +722,8 @@ def _emerging_alerts(
             source_id=sources.most_common(1)[0][0] if len(sources) == 1 else None,
             window_start=window_start, window_end=window_end, observed=len(members), expected=None,
             score=round(cohesion, 4),
-            summary=(f"{len(members)} similar recent documents that fit no narrative ({', '.join(f'{k} {v}' for k, v in langs.most_common())}; "
+            summary=(f"{len(members)} similar recent documents that fit no narrative "
+                     f"({', '.join(f'{k} {v}' for k, v in langs.most_common())}; "
                      f"from {', '.join(sources)}); top terms: {', '.join(terms[:6])}"),
             details={"members": sorted(d[0] for d in member_docs), "top_terms": terms, "cohesion": round(cohesion, 4),
                      "langs": dict(langs), "sources": dict(sources), "days": s.emerging_days,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -226,6 +226,8 @@ def create_app(settings: UiSettings) -> Starlette:
             if document_id != given:
                 return RedirectResponse(f"/documents/{document_id}", status_code=307)
             doc = browse.get_document(con, document_id)
+        if doc is None:  # resolved a moment ago, but gone from the snapshot now read
+            return page(request, "error.html", info, status=404, message=f"no document {document_id}")
         evidence = [s for det in doc["detections"] for s in (det["evidence"] or [])]
         return page(request, "document.html", info, doc=doc, pieces=highlight(doc["text"], evidence),
                     title_pieces=highlight(doc["title"] or "", evidence))
@@ -276,7 +278,7 @@ def create_app(settings: UiSettings) -> Starlette:
             item = queue[at] if at < len(queue) else None
             doc = browse.get_document(con, item["document_id"]) if item else None
         pieces = []
-        if doc:
+        if doc and item:
             evidence = [s for det in doc["detections"] if det["narrative"] == item["narrative"]
                         for s in (det["evidence"] or [])]
             pieces = highlight(doc["text"], evidence)
@@ -382,7 +384,7 @@ def create_app(settings: UiSettings) -> Starlette:
         return _secure(response)
 
     @asynccontextmanager
-    async def lifespan(app: Starlette):  # noqa: ANN202 - Starlette's lifespan protocol
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if settings.background:
             access.start()
         yield

@@ -86,7 +86,8 @@ def search_documents(con: duckdb.DuckDBPyConnection, f: DocumentFilter) -> list[
 
     `q` is split on whitespace; every term must occur in the normalised title or text.
     """
-    clauses, params = ["TRUE"], []
+    clauses: list[str] = ["TRUE"]
+    params: list[Any] = []
     for term in normalise_for_search(f.q or "").split():
         clauses.append(f"contains({_NORMALISED_TEXT}, ?)")
         params.append(term)
@@ -173,7 +174,8 @@ def list_detections(
     stance: str | None = None, since: date | None = None, limit: int = 100,
 ) -> list[dict[str, Any]]:
     """Detections with their document's source, language and date, newest documents first."""
-    clauses, params = ["TRUE"], []
+    clauses: list[str] = ["TRUE"]
+    params: list[Any] = []
     if narrative:
         clauses.append("(det.narrative = ? OR det.narrative LIKE ? || '.%')")
         params += [narrative, narrative]

@@ -254,7 +254,7 @@ class TrendRows(Sequence[dict[str, Any]]):
         self._names = table.column_names
 
     def __len__(self) -> int:
-        return self.table.num_rows
+        return int(self.table.num_rows)
 
     @overload
     def __getitem__(self, index: int) -> dict[str, Any]: ...
@@ -280,7 +280,7 @@ class TrendRows(Sequence[dict[str, Any]]):
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, TrendRows):
-            return self.table.equals(other.table)
+            return bool(self.table.equals(other.table))
         if isinstance(other, Sequence) and not isinstance(other, str):
             return len(other) == len(self) and list(self) == list(other)
         return NotImplemented
@@ -384,7 +384,8 @@ def _whole_weeks(q: TrendQuery) -> tuple[date | None, date | None] | None:
 
 
 def _range(column: str, lo: date | None, hi: date | None, variety: str | None = None) -> tuple[str, list[Any]]:
-    clauses, params = ["TRUE"], []
+    clauses: list[str] = ["TRUE"]
+    params: list[Any] = []
     if variety is not None:
         clauses.append("variety = ?")
         params.append(variety)

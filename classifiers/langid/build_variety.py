@@ -15,8 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from pmon.classifiers.langid.variety import (
     _WORD,
@@ -46,7 +47,7 @@ def labelled_sentences(folder: Path, split: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def _analyzers():
+def _analyzers() -> tuple[Callable[[str], list[str]], Callable[[str], list[str]]]:
     def grams(text: str) -> list[str]:
         return char_ngrams(_WORD.findall(normalize_for_variety(text)))
 
@@ -56,7 +57,7 @@ def _analyzers():
     return grams, words
 
 
-def train(pairs: list[tuple[str, str]]) -> dict:
+def train(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     """Fit the model; returns the JSON-ready weights."""
     import numpy as np
     from scipy.sparse import hstack
@@ -95,9 +96,9 @@ def train(pairs: list[tuple[str, str]]) -> dict:
     }
 
 
-def accuracy_report(pairs: list[tuple[str, str]]) -> dict:
+def accuracy_report(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     """Per variety: items, correct, undetermined; overall accuracy (undetermined counts as wrong)."""
-    report: dict = {}
+    report: dict[str, Any] = {}
     for text, gold in pairs:
         row = report.setdefault(gold, {"items": 0, "correct": 0, "und": 0})
         answer = detect_variety(text).variety

@@ -167,7 +167,7 @@ def _result(points: dict[str, float], script: str) -> LanguageResult:
     weights = [math.exp((value - top) / TEMPERATURE) for _, value in ranked]
     total = sum(weights)
     candidates = [
-        {"lang": lang, "score": round(weight / total, 4)}
+        LanguageCandidate(lang=lang, score=round(weight / total, 4))
         for (lang, _), weight in zip(ranked[:MAX_CANDIDATES], weights, strict=False)
     ]
     return LanguageResult(

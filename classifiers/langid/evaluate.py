@@ -104,7 +104,7 @@ def _langdetect_stock(text: str) -> str:
 
     DetectorFactory.seed = 0
     try:
-        return detect_langs(text)[0].lang.split("-")[0]
+        return str(detect_langs(text)[0].lang).split("-")[0]
     except LangDetectException:
         return UNDETERMINED
 
@@ -165,7 +165,7 @@ def _metrics(pairs: list[tuple[EvalItem, str]]) -> dict[str, Any]:
             "false_alarm_rate": _ratio(false_alarms, total - items),
         }
     targets = [lang for lang in TARGET_LANGUAGES if gold_counts.get(lang)]
-    accuracies = {lang: languages[lang]["accuracy"] for lang in targets}
+    accuracies = {lang: accuracy for lang in targets if (accuracy := languages[lang]["accuracy"]) is not None}
     worst = min(accuracies.items(), key=lambda item: item[1]) if accuracies else None
 
     others = [(item, predicted) for item, predicted in pairs if item.lang not in TARGET_LANGUAGES]

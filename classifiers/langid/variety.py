@@ -121,7 +121,7 @@ def _model() -> _Model:
 
 def char_ngrams(words: list[str]) -> list[str]:
     """Every character n-gram (`NGRAM_MIN`..`NGRAM_MAX`) of each word padded with one space on each side."""
-    grams = []
+    grams: list[str] = []
     for word in words:
         padded = f" {word} "
         for size in range(NGRAM_MIN, NGRAM_MAX + 1):

@@ -85,7 +85,7 @@ def evaluate(classifier: NarrativeClassifier, gold: Sequence[dict[str, Any]]) ->
     counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])  # (lang, label) → tp, fp, fn
     stance_hits = stance_total = stance_detected_hits = stance_detected = 0
     alarms: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # kind → items with any label, items
-    errors = []
+    errors: list[dict[str, Any]] = []
     for row, pred in zip(gold, predictions, strict=True):
         truth = set(row["labels"])
         predicted = {n.id for n in pred.narratives}

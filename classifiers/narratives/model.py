@@ -248,12 +248,14 @@ class Heads:
         """(L,) thresholds for a document's best sentence, given how many sentences it has."""
         slope, cap = (float(v) for v in self.document_rule)
         raised = self.thresholds + slope * np.log(max(n_sentences, 1))
-        return np.minimum(raised, np.maximum(cap, self.thresholds)).astype(np.float32)
+        limits: np.ndarray = np.minimum(raised, np.maximum(cap, self.thresholds)).astype(np.float32)
+        return limits
 
     def stance_proba(self, x: np.ndarray, xc: Any) -> np.ndarray:
         """(n, S) stance probabilities: the mean of the two stance heads."""
-        return (_softmax(x @ self.stance_emb_weights.T + self.stance_emb_bias)
-                + _softmax(np.asarray(xc @ self.stance_char_weights.T) + self.stance_char_bias)) / 2
+        proba: np.ndarray = (_softmax(x @ self.stance_emb_weights.T + self.stance_emb_bias)
+                             + _softmax(np.asarray(xc @ self.stance_char_weights.T) + self.stance_char_bias)) / 2
+        return proba
 
     @property
     def digest(self) -> str:
@@ -301,7 +303,8 @@ _ARRAYS = ("emb_weights", "emb_bias", "char_weights", "char_bias", "thresholds",
 def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+    proba: np.ndarray = e / e.sum(axis=1, keepdims=True)
+    return proba
 
 
 @dataclass(frozen=True)
@@ -460,7 +463,7 @@ class NarrativeClassifier:
         known = self.cache.get(model, list(dict.fromkeys(hashes)))
         missing = list(dict.fromkeys(h for h in hashes if h not in known))
         if missing:
-            first_text = {}
+            first_text: dict[str, str] = {}
             for h, t in zip(hashes, texts, strict=True):
                 first_text.setdefault(h, t)
             vectors = self.encoder.encode([first_text[h] for h in missing], batch_size=batch_size)  # type: ignore[attr-defined]
