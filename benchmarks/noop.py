@@ -43,8 +43,17 @@ BENCHMARKS = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCHMARKS.parent))  # the project, from any directory
 sys.path.insert(0, str(BENCHMARKS))  # pipeline.py's corpus and server helpers
 
-from pipeline import VARIETIES, Doc, SentenceSource, _rss_item, _save_feed, _say, load_sentence_pool, machine, media_server  # noqa: E402
-
+from pipeline import (  # noqa: E402
+    VARIETIES,
+    Doc,
+    SentenceSource,
+    _rss_item,
+    _save_feed,
+    _say,
+    load_sentence_pool,
+    machine,
+    media_server,
+)
 
 #: Pause before each timed flow call. Prefect's ephemeral server goes on recording a run's task states after
 #: the run returns, and a flow started meanwhile waited ~2 s in Prefect's client (a retried create_flow_run):
@@ -221,6 +230,8 @@ def main() -> None:
     try:
         from pmon.classifiers.narratives import load_classifier
         from pmon.flows.monitor import run_monitor  # noqa: F401 - first: flows.settings configures Prefect
+
+        # isort: split
         from prefect import flow
 
         started = time.perf_counter()

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pmon.flows import settings as _settings  # noqa: F401 - before prefect
+
 # isort: split
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from pmon.flows import settings as _settings  # noqa: F401 - before prefect
+
 # isort: split
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE

@@ -10,7 +10,14 @@ import feedparser
 from pmon.ingestion.content import refuse_entity_declarations
 from pmon.ingestion.errors import ParseError
 from pmon.ingestion.text import (
-    REPLACEMENT, Decoded, charset_of, clean_line, decode_bytes, declared_xml_encoding, html_to_text, struct_to_datetime,
+    REPLACEMENT,
+    Decoded,
+    charset_of,
+    clean_line,
+    declared_xml_encoding,
+    decode_bytes,
+    html_to_text,
+    struct_to_datetime,
 )
 from pmon.schemas.documents import RawItem
 

@@ -7,7 +7,13 @@ from trafilatura.settings import Document
 
 from pmon.ingestion.errors import ParseError
 from pmon.ingestion.text import (
-    REPLACEMENT, charset_of, clean_line, clean_text, decode_bytes, declared_html_charset, parse_datetime,
+    REPLACEMENT,
+    charset_of,
+    clean_line,
+    clean_text,
+    declared_html_charset,
+    decode_bytes,
+    parse_datetime,
 )
 from pmon.schemas.documents import RawItem
 

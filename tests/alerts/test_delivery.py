@@ -17,8 +17,8 @@ import pytest
 from pmon.alerts.delivery import DeliverySettings, deliver, parse_target, retry_failed, slack_payload, store_digest
 from pmon.alerts.digest import build_digest, render_html, render_markdown
 from pmon.alerts.rules import AlertSettings, evaluate_alerts
-from tests.alerts.conftest import NOW, TODAY
 from pmon.warehouse import Warehouse
+from tests.alerts.conftest import NOW, TODAY
 
 FAST = DeliverySettings(attempts=3, backoff_seconds=0.05, timeout_seconds=5)
 QUIET = AlertSettings(emerging_enabled=False)

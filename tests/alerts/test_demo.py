@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from pmon.alerts.rules import AlertKind, AlertSettings, evaluate_alerts
-from tests.alerts.conftest import NOW
 from pmon.warehouse import Warehouse
+from tests.alerts.conftest import NOW
 
 QUIET = AlertSettings(emerging_enabled=False)
 

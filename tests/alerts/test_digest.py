@@ -16,8 +16,8 @@ import pytest
 from pmon.alerts.digest import build_digest, defang, escape_markdown, render_html, render_markdown, write_digest
 from pmon.alerts.publish import publish_digest
 from pmon.alerts.rules import AlertSettings, evaluate_alerts
-from tests.alerts.conftest import NOW, TODAY, add_documents
 from pmon.warehouse import Warehouse
+from tests.alerts.conftest import NOW, TODAY, add_documents
 
 CHROMIUM = Path("/usr/bin/chromium")
 QUIET = AlertSettings(emerging_enabled=False)

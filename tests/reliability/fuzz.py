@@ -32,8 +32,8 @@ from pmon.schemas.detections import Classification
 from pmon.schemas.documents import RawItem
 from pmon.schemas.language import LanguageResult
 from pmon.schemas.sources import SourceConfig
-from tests.reliability.hostile import HostileServer
 from pmon.warehouse import Warehouse
+from tests.reliability.hostile import HostileServer
 
 #: The limits the fuzz runs under: small enough that bombs, big items and slow drips are cheap to try.
 LIMITS = IngestLimits(

@@ -27,11 +27,11 @@ from pmon.ingestion.http import _BoundedDecoder
 from pmon.ingestion.pages import parse_page
 from pmon.ingestion.telegram import parse_export
 from pmon.ingestion.text import clean_text, decode_bytes, html_to_text
-from pmon.schemas.language import LanguageResult
 from pmon.schemas.detections import Classification
+from pmon.schemas.language import LanguageResult
 from pmon.schemas.sources import SourceConfig
-from tests.reliability.hostile import HostileServer, hostile_server
 from pmon.warehouse import Warehouse
+from tests.reliability.hostile import HostileServer, hostile_server
 
 RSS = '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'
 ITEM = "<item><guid>{guid}</guid><title>{title}</title><description>{text}</description></item>"

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from pmon.warehouse import Warehouse, WarehouseBusy
 from tests.reliability.conftest import Served
 from tests.reliability.corpus import REPO, assert_same_contents, finish, snapshot, start_run
-from pmon.warehouse import Warehouse, WarehouseBusy
 
 
 class Holder:

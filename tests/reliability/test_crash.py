@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from pmon.warehouse import Warehouse
 from tests.reliability.conftest import Served
 from tests.reliability.corpus import assert_same_contents, finish, kill_group, snapshot, start_run, wait_for
-from pmon.warehouse import Warehouse
 
 pytestmark = pytest.mark.slow
 

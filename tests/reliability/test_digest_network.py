@@ -87,8 +87,8 @@ def hostile_digest(tmp_path: Path) -> Path:
     """A digest of the demo media plus planted posts in the narrative that spikes (so they are its evidence)."""
     from pmon.alerts.digest import build_digest, write_digest
     from pmon.alerts.rules import AlertSettings, evaluate_alerts
-    from tests.alerts.conftest import NOW, TODAY, add_documents, store_truth_media
     from pmon.warehouse import Warehouse
+    from tests.alerts.conftest import NOW, TODAY, add_documents, store_truth_media
 
     quiet = AlertSettings(emerging_enabled=False)
     db = tmp_path / "digest.duckdb"

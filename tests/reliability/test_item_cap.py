@@ -9,9 +9,9 @@ import pytest
 
 from pmon.flows.monitor import run_monitor
 from pmon.ingestion import IngestLimits
+from pmon.warehouse import Warehouse
 from tests.reliability.conftest import Served
 from tests.reliability.corpus import assert_same_contents, snapshot
-from pmon.warehouse import Warehouse
 
 pytestmark = pytest.mark.slow
 
