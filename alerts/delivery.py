@@ -213,7 +213,9 @@ def deliver(
 
 
 def retry_failed(
-    con: duckdb.DuckDBPyConnection, settings: DeliverySettings | None = None, sleep: Callable[[float], None] = time.sleep
+    con: duckdb.DuckDBPyConnection,
+    settings: DeliverySettings | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> list[DeliveryResult]:
     """Try again every delivery left `failed` or `pending` by an earlier run (oldest first)."""
     settings = settings or DeliverySettings()
@@ -241,7 +243,8 @@ def _deliver_one(
     previous = int(rows[0][1]) if rows else 0
     if not rows:
         con.execute(
-            "INSERT INTO deliveries (id, subject, channel, target, status, attempts, created_at) VALUES (?, ?, ?, ?, 'pending', 0, ?)",
+            "INSERT INTO deliveries (id, subject, channel, target, status, attempts, created_at) "
+            "VALUES (?, ?, ?, ?, 'pending', 0, ?)",
             [delivery_id, digest.id, target.channel, target.key, _utcnow()],
         )
     send = _SENDERS[target.channel]
@@ -256,7 +259,9 @@ def _deliver_one(
             send(digest, target, settings)
         except DeliveryError as exc:
             error = str(exc)
-            _record_attempt(con, delivery_id, number, ok=False, error=error, final=exc.permanent or attempt == settings.attempts)
+            _record_attempt(
+                con, delivery_id, number, ok=False, error=error, final=exc.permanent or attempt == settings.attempts
+            )
             if exc.permanent:
                 break
             continue
@@ -340,7 +345,9 @@ def _send_email(digest: StoredDigest, target: Target, settings: DeliverySettings
     except smtplib.SMTPRecipientsRefused as exc:
         raise DeliveryError(f"SMTP {target.smtp} refused {target.address}: {exc.recipients}", permanent=True) from exc
     except smtplib.SMTPAuthenticationError as exc:
-        raise DeliveryError(f"SMTP {target.smtp} login failed: {exc.smtp_code} {exc.smtp_error!r}", permanent=True) from exc
+        raise DeliveryError(
+            f"SMTP {target.smtp} login failed: {exc.smtp_code} {exc.smtp_error!r}", permanent=True
+        ) from exc
     except (smtplib.SMTPException, OSError) as exc:
         raise DeliveryError(f"SMTP {target.smtp}: {type(exc).__name__}: {exc}") from exc
     if refused:
@@ -360,12 +367,14 @@ def slack_payload(digest: StoredDigest, max_alerts: int = 20) -> dict[str, Any]:
     ]
     for alert in summary.get("alerts", [])[:max_alerts]:
         subject = alert.get("narrative") or ("unnamed group" if alert["kind"] == "emerging" else alert.get("source_id"))
-        lines = [f"*{alert['kind']}* · {_slack_escape(str(subject))}" + (f" · {alert['lang']}" if alert.get("lang") else ""),
-                 _slack_escape(defang(alert["summary"]))]
+        lines = [
+            f"*{alert['kind']}* · {_slack_escape(str(subject))}" + (f" · {alert['lang']}" if alert.get("lang") else ""),
+            _slack_escape(defang(alert["summary"])),
+        ]
         for evidence in alert.get("evidence", [])[:2]:
             lines.append("> " + _slack_escape(defang(evidence.get("excerpt", "")))[:280])
-            where = " · ".join(str(part) for part in (evidence.get("source_id"), (evidence.get("published_at") or "")[:10],
-                                                      defang(evidence.get("url"))) if part)
+            parts = (evidence.get("source_id"), (evidence.get("published_at") or "")[:10], defang(evidence.get("url")))
+            where = " · ".join(str(part) for part in parts if part)
             lines.append("> — " + _slack_escape(where))
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:2900]}})
     hidden = len(summary.get("alerts", [])) - max_alerts

@@ -175,7 +175,9 @@ class Digest:
             "alert_counts": self.alert_counts,
             "charts": [chart.name for chart in self.charts],
             "alerts": [alert.as_row() for alert in self.alerts],
-            "changes": [{k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.items()} for row in self.changes],
+            "changes": [
+                {k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.items()} for row in self.changes
+            ],
         }
 
 
@@ -216,7 +218,10 @@ def build_digest(
     if since > today:
         raise ValueError(f"the digest window starts after today ({since} > {today})")
     baseline_start = since - timedelta(days=settings.baseline_days)
-    alerts = sorted(list_alerts(con, since=since, include_dismissed=False), key=lambda a: (_KIND_ORDER[a.kind], -(a.score or 0), a.id))
+    alerts = sorted(
+        list_alerts(con, since=since, include_dismissed=False),
+        key=lambda a: (_KIND_ORDER[a.kind], -(a.score or 0), a.id),
+    )
     days = (today - since).days + 1
     changes = _changes(con, since, today, settings)
     languages = _languages(con, since, today, baseline_start, days, settings.baseline_days)
@@ -229,7 +234,9 @@ def build_digest(
                WHERE CAST(d.published_at AS DATE) BETWEEN ? AND ?""",
             [since, today],
         ),
-        "sources": _scalar(con, "SELECT count(DISTINCT source_id) FROM doc_daily WHERE day BETWEEN ? AND ?", [since, today]),
+        "sources": _scalar(
+            con, "SELECT count(DISTINCT source_id) FROM doc_daily WHERE day BETWEEN ? AND ?", [since, today]
+        ),
     }
     key = "\x1f".join([since.isoformat(), today.isoformat(), *sorted(a.id for a in alerts)])
     digest = Digest(
@@ -341,14 +348,18 @@ def _charts(con: duckdb.DuckDBPyConnection, digest: Digest) -> list[Chart]:
             alt.Chart(alt.Data(values=trend_values))
             .mark_line(point=alt.OverlayMarkDef(size=28), strokeWidth=2)
             .encode(
-                x=alt.X("week_ending:T", title="7 days ending", axis=alt.Axis(format="%d %b", labelAngle=0, tickCount=5)),
+                x=alt.X(
+                    "week_ending:T", title="7 days ending", axis=alt.Axis(format="%d %b", labelAngle=0, tickCount=5)
+                ),
                 y=alt.Y("documents:Q", title="documents"),
                 color=alt.Color("narrative:N", legend=alt.Legend(orient="bottom", columns=3, title="narrative")),
             )
             .properties(width=300, height=150)
         )
-        chart = line.facet(facet=alt.Facet("lang:N", title=None, header=alt.Header(labelFontSize=14, labelFontWeight="bold")),
-                           columns=3).properties(
+        chart = line.facet(
+            facet=alt.Facet("lang:N", title=None, header=alt.Header(labelFontSize=14, labelFontWeight="bold")),
+            columns=3,
+        ).properties(
             title=f"Narrative trends per language, 7-day counts since {digest.baseline_start:%d %b %Y}"
         )
         charts.append(Chart(
@@ -358,7 +369,8 @@ def _charts(con: duckdb.DuckDBPyConnection, digest: Digest) -> list[Chart]:
             png=vl_convert.vegalite_to_png(chart.to_dict(), scale=_CHART_SCALE),
         ))
     cells = _rows(con.execute(
-        "SELECT narrative, lang, sum(documents) AS documents FROM narrative_daily WHERE day BETWEEN ? AND ? GROUP BY ALL",
+        "SELECT narrative, lang, sum(documents) AS documents FROM narrative_daily "
+        "WHERE day BETWEEN ? AND ? GROUP BY ALL",
         [since, today],
     ))
     window_present = {row["narrative"] for row in cells}
@@ -396,7 +408,7 @@ def _charts(con: duckdb.DuckDBPyConnection, digest: Digest) -> list[Chart]:
 def _environment(html: bool) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(_TEMPLATES),
-        autoescape=html,  # HTML: every value escaped; Markdown escapes explicitly with the `md` filter
+        autoescape=html,  # noqa: S701 - HTML: every value escaped; Markdown escapes explicitly with the `md` filter
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

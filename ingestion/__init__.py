@@ -162,8 +162,12 @@ def _read_feed(
                 batch.fail("fetch", f"full text not fetched, summary kept: {exc}", location=item.url)
                 continue
             batch.items[index] = item.model_copy(
-                update={"text": article.text, "title": item.title or article.title, "author": item.author or article.author,
-                        "published_at": item.published_at or article.published_at}
+                update={
+                    "text": article.text,
+                    "title": item.title or article.title,
+                    "author": item.author or article.author,
+                    "published_at": item.published_at or article.published_at,
+                }
             )
 
 
@@ -197,7 +201,12 @@ def _read_telegram(
 
 def _file_reader(parse: Callable[..., Iterator[RawItem | ParseError]]) -> Callable[..., None]:
     def read(
-        source: SourceConfig, fetcher: SafeFetcher, batch: SourceBatch, etag: str | None, lm: str | None, deadline: float
+        source: SourceConfig,
+        fetcher: SafeFetcher,
+        batch: SourceBatch,
+        etag: str | None,
+        lm: str | None,
+        deadline: float,
     ) -> None:
         response = _load(source, fetcher, source.location, batch, deadline, etag, lm)
         if response is None:

@@ -52,8 +52,14 @@ def check_content(content: bytes, content_type: str | None, location: str) -> No
     head = content[:64]
     for magic, what in _MAGIC:
         if head.startswith(magic):
-            raise ParseError(f"{location}: the content is {what}, not a text document (content type {media_type or 'none'!r})")
-    if content[:4096].count(b"\x00") > _MAX_NULS and not content.startswith(_UTF16_32_BOMS) and not wide_encoding(content):
+            raise ParseError(
+                f"{location}: the content is {what}, not a text document (content type {media_type or 'none'!r})"
+            )
+    if (
+        content[:4096].count(b"\x00") > _MAX_NULS
+        and not content.startswith(_UTF16_32_BOMS)
+        and not wide_encoding(content)
+    ):
         # Binary formats are full of NUL bytes; a stray one in a text file is only cleaned out of its item.
         raise ParseError(f"{location}: binary content (NUL bytes), not a text document")
 

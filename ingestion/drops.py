@@ -66,7 +66,8 @@ def parse_jsonl(content: bytes, source_id: str, charset: str | None = None) -> I
         if not line.strip():
             continue
         if decoded.invalid and REPLACEMENT in line:
-            yield ParseError(f"line {number}: {decoded.reason} ({invalid_utf8_at(raw_lines[number - 1])})", payload=line)
+            where = invalid_utf8_at(raw_lines[number - 1])
+            yield ParseError(f"line {number}: {decoded.reason} ({where})", payload=line)
             continue
         try:
             record = json.loads(line)

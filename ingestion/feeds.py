@@ -73,7 +73,9 @@ def parse_feed(
         raise ParseError(f"{location}: an HTML page, not a feed (has the feed moved?)")
     refuse_entity_declarations(decoded.text, location)
     try:
-        parsed = feedparser.parse(_as_utf8_document(decoded.text), response_headers={"content-location": base_url or ""})
+        parsed = feedparser.parse(
+            _as_utf8_document(decoded.text), response_headers={"content-location": base_url or ""}
+        )
     except Exception as exc:  # noqa: BLE001 - feedparser's loose parser can fail in odd ways on hostile input
         raise ParseError(f"{location}: feed could not be parsed: {type(exc).__name__}") from exc
     # A well-formed feed with no items yet is a feed: feedparser flags it only for the Content-Type it is not

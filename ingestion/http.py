@@ -2,8 +2,9 @@
 
 - every hop of a redirect chain is checked: scheme http(s), host resolving to public addresses only unless
   allow-listed (the allow-list is PMON_INGEST_ALLOWED_PRIVATE_HOSTS plus, for a source with
-  `allow_private_network`, that source's own host: a redirect never adds to it); the connection then goes to the very address that was checked (no second DNS lookup that a
-  rebinding name could answer differently), with the Host header and TLS server name of the original host;
+  `allow_private_network`, that source's own host: a redirect never adds to it); the connection then goes to the
+  very address that was checked (no second DNS lookup that a rebinding name could answer differently), with the
+  Host header and TLS server name of the original host;
 - IPv4 addresses hidden in IPv6 ones (mapped, 6to4, NAT64) are judged by the IPv4 address they carry;
 - redirects are capped, each request has timeouts, and the whole fetch a time budget (a server that drips one
   byte at a time cannot hold a run); the body is read as a stream and decompressed here, gzip and deflate only,
@@ -136,7 +137,7 @@ def check_address(
         except ValueError as exc:
             raise FetchError(f"{url}: {host} resolved to something that is not an address: {exc}") from exc
         if not addresses:
-            raise FetchError(f"{url}: {host} resolves to no address")
+            raise FetchError(f"{url}: {host} resolves to no address") from None  # the ValueError: not a literal
     if host in allowed_hosts:
         return addresses
     for address in addresses:

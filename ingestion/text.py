@@ -208,7 +208,8 @@ def decode_bytes(content: bytes, *declared: str | None) -> Decoded:
     # Legacy multi-byte text (EUC-JP, GBK) holds byte pairs that happen to be valid UTF-8: a file is called mixed
     # only when most of its non-ASCII text is valid UTF-8.
     if valid_non_ascii > replaced.count(REPLACEMENT):
-        reason = "; ".join(["bytes that are not valid UTF-8 in a file that is UTF-8 elsewhere (mixed encodings)", *failures])
+        mixed = "bytes that are not valid UTF-8 in a file that is UTF-8 elsewhere (mixed encodings)"
+        reason = "; ".join([mixed, *failures])
     else:
         reason = "; ".join(failures) or (
             "bytes that are not valid UTF-8, " + ("though UTF-8 is declared, " if utf8_declared else "with no charset "
