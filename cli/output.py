@@ -51,7 +51,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def emit(rows: Sequence[dict[str, Any]], fmt: OutputFormat, title: str | None = None, columns: Sequence[str] | None = None) -> None:
+def emit(
+    rows: Sequence[dict[str, Any]], fmt: OutputFormat, title: str | None = None, columns: Sequence[str] | None = None
+) -> None:
     """Write rows to stdout in the chosen format (JSON: a list of objects)."""
     columns = list(columns or (rows[0].keys() if rows else []))
     if fmt is OutputFormat.json:
@@ -65,7 +67,8 @@ def emit(rows: Sequence[dict[str, Any]], fmt: OutputFormat, title: str | None = 
     else:
         table = Table(title=title, show_lines=False)
         for column in columns:
-            table.add_column(column, overflow="fold", justify="right" if rows and isinstance(rows[0].get(column), int | float) else "left")
+            numeric = bool(rows) and isinstance(rows[0].get(column), int | float)
+            table.add_column(column, overflow="fold", justify="right" if numeric else "left")
         for row in rows:
             table.add_row(*("" if row.get(c) is None else str(_plain(row.get(c))) for c in columns))
         console.print(table)

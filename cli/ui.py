@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 from typing import Annotated
@@ -11,7 +12,7 @@ import typer
 from pmon.cli.options import DEFAULT_DB, DbOption, existing_warehouse, fail
 from pmon.cli.output import OutputFormat, console, emit
 
-TOKEN_ENV = "PMON_UI_TOKEN"
+TOKEN_ENV = "PMON_UI_TOKEN"  # noqa: S105 - the variable's name, not a secret
 
 
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:
@@ -28,7 +29,9 @@ def ui(
     token: Annotated[str | None, typer.Option(
         help=f"access token every request must carry (or {TOKEN_ENV}); required off loopback", envvar=TOKEN_ENV)
     ] = None,
-    analyst: Annotated[str | None, typer.Option(help="who the verdicts are stored as (default: the login name)")] = None,
+    analyst: Annotated[
+        str | None, typer.Option(help="who the verdicts are stored as (default: the login name)")
+    ] = None,
 ) -> None:
     """Serve the analyst's workspace: trends, narratives, documents, search, alerts, review, runs, sources."""
     import uvicorn
@@ -39,13 +42,12 @@ def ui(
     existing_warehouse(db)
     if requires_token(host) and not token:
         raise fail(f"binding {host} exposes the warehouse beyond this machine: pass --token or set {TOKEN_ENV}")
-    try:  # bring the schema up to date now if no run holds the file (otherwise the first queued verdict does it)
+    # Bring the schema up to date now if no run holds the file (otherwise the first queued verdict does it).
+    with contextlib.suppress(WarehouseBusy):
         Warehouse.open(db, wait_seconds=1, purpose="pmon ui migrate").close()
-    except WarehouseBusy:
-        pass
     settings = UiSettings(db=db, token=token, analyst=analyst or _login())
     app = create_app(settings)
-    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"  # noqa: S104 - a comparison, no bind
     console.print(f"pmon ui on [bold]{url}{'?token=…' if token else ''}[/bold] over {db} (Ctrl-C stops it)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
@@ -109,7 +111,7 @@ def show(
             doc = get_document(wh.con, resolve_document_id(wh.con, document_id))
     except (DocumentIdError, WarehouseBusy) as exc:
         raise fail(str(exc)) from exc
-    assert doc is not None  # resolve_document_id found it
+    assert doc is not None  # noqa: S101 - narrows the type: resolve_document_id found it
     if fmt is OutputFormat.json:
         print(json.dumps(doc, ensure_ascii=False, indent=1, default=str))
         return

@@ -230,8 +230,10 @@ def build_deployments(
         deployments.append(digest_flow.to_deployment(
             name=f"{stem}-{d.name}",
             schedules=[_schedule(d.cron)],
-            parameters={"db_path": db_path, "since": d.since, "out_dir": str(Path(d.out_dir).resolve()) if d.out_dir else None,
-                        "email": list(d.email), "smtp": d.smtp, "webhook": list(d.webhook), "wait_seconds": wait_seconds},
+            parameters={
+                "db_path": db_path, "since": d.since, "out_dir": str(Path(d.out_dir).resolve()) if d.out_dir else None,
+                "email": list(d.email), "smtp": d.smtp, "webhook": list(d.webhook), "wait_seconds": wait_seconds,
+            },
             concurrency_limit=one_at_a_time,
             description=f"Digest of the last {d.since} of {db_path} (cron {d.cron!r}, UTC).",
             tags=["pmon", "digest", f"warehouse:{stem}"],
@@ -360,7 +362,9 @@ def prefect_api(port: int = 4200, ui: bool = True) -> Iterator[str]:
         server.stop()
 
 
-def register_deployments(deployments: Sequence[RunnerDeployment], work_pool: str, db_path: str | Path | None = None) -> list[str]:
+def register_deployments(
+    deployments: Sequence[RunnerDeployment], work_pool: str, db_path: str | Path | None = None
+) -> list[str]:
     """Register deployments with the server of PREFECT_API_URL for a work pool's workers to run (nothing is
     served here). The workers need pmon installed (`pip install -e .`) and the same paths to the sources file and
     warehouse; a `process` pool fits: `prefect work-pool create NAME --type process`, then
