@@ -197,7 +197,8 @@ def measure(size: int, workdir: Path, repeat: int, empty_flow: Any, encoder: Any
     }
     _say(f"{size} sources: no-op run {noop_s:.2f} s (median of {repeat}), flow work {figures['noop_work_s']:.2f} s, "
          f"an empty flow {empty_s:.2f} s -> {figures['beyond_prefect_s']:.2f} s beyond Prefect; "
-         f"{calls['fetch_tasks']} fetch tasks, {min(not_modified)}/{size} not modified, {calls['encode']} encoder calls")
+         f"{calls['fetch_tasks']} fetch tasks, {min(not_modified)}/{size} not modified, "
+         f"{calls['encode']} encoder calls")
     if cold:
         _say(f"{size} sources: `pmon run` in a fresh process {cold_figures['cold_run_s']:.2f} s, "
              f"{cold_figures['cold_rss_mb']} MB; an idle process {cold_figures['idle_s']:.2f} s, "

