@@ -73,11 +73,14 @@ def write_corpus(root: Path, base_url: str, today: date, scale: int = 1) -> Corp
         + "".join(items) + "</channel></rss>", encoding="utf-8",
     )
 
-    drop_texts = gold_texts("fa-arab", 25 * scale) + gold_texts("ps-arab", 25 * scale) + gold_texts("ug-arab", 20 * scale)
+    drop_texts = (
+        gold_texts("fa-arab", 25 * scale) + gold_texts("ps-arab", 25 * scale) + gold_texts("ug-arab", 20 * scale)
+    )
     lines = []
     for i, text in enumerate(drop_texts):
         n += 1
-        lines.append(json.dumps({"id": f"j{i}", "text": text, "published_at": _day(today, n).isoformat()}, ensure_ascii=False))
+        record = {"id": f"j{i}", "text": text, "published_at": _day(today, n).isoformat()}
+        lines.append(json.dumps(record, ensure_ascii=False))
     lines.insert(7, '{"id": "broken", "text": "an unterminated line')  # invalid JSON: quarantined
     (root / "drop.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -145,13 +148,12 @@ def finish(process: subprocess.Popen[str], timeout: float = 900) -> tuple[int, s
 
 def kill_group(process: subprocess.Popen[str]) -> None:
     """SIGKILL the run and the helpers it started (its process group), by the id of the process we started."""
+    import contextlib
     import os
     import signal
 
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def wait_for(predicate: object, timeout: float, interval: float = 0.1) -> bool:
@@ -190,7 +192,9 @@ def snapshot(db: Path) -> dict[str, list[tuple[object, ...]]]:
     return {"documents": documents, "detections": detections, "scores": scores}
 
 
-def assert_same_contents(got: dict[str, list[tuple[object, ...]]], expected: dict[str, list[tuple[object, ...]]]) -> None:
+def assert_same_contents(
+    got: dict[str, list[tuple[object, ...]]], expected: dict[str, list[tuple[object, ...]]]
+) -> None:
     """Equal documents and detections (scores within SCORE_TOLERANCE), with an account of any difference."""
     for table in ("documents", "detections"):
         if got[table] == expected[table]:
@@ -199,7 +203,8 @@ def assert_same_contents(got: dict[str, list[tuple[object, ...]]], expected: dic
         extra = [row for row in got[table] if row not in expected[table]]
         raise AssertionError(
             f"{table}: {len(got[table])} rows, expected {len(expected[table])}; "
-            f"missing {len(missing)} (first: {str(missing[:1])[:300]}), extra {len(extra)} (first: {str(extra[:1])[:300]})"
+            f"missing {len(missing)} (first: {str(missing[:1])[:300]}), "
+            f"extra {len(extra)} (first: {str(extra[:1])[:300]})"
         )
     expected_scores = {(doc, narrative): score for doc, narrative, score in expected["scores"]}
     moved = []

@@ -141,7 +141,8 @@ def _item(guid: str, text: str) -> str:
 def gen_broken_xml(w: Workshop, cid: str) -> Case:
     head = _rss([])[: w.rng.randint(10, 60)]
     junk = bytes(w.rng.randrange(256) for _ in range(w.rng.randint(0, 200))).replace(b"<item", b"")
-    return Case(cid, "feed", "broken_xml", "quarantine", w.url(cid, head.encode() + junk, headers={"Content-Type": "text/xml"}))
+    url = w.url(cid, head.encode() + junk, headers={"Content-Type": "text/xml"})
+    return Case(cid, "feed", "broken_xml", "quarantine", url)
 
 
 def gen_entity_expansion(w: Workshop, cid: str) -> Case:
@@ -155,7 +156,8 @@ def gen_entity_expansion(w: Workshop, cid: str) -> Case:
     doc = f'<?xml version="1.0"?><!DOCTYPE rss [{"".join(entities)}]>' + _rss([_item("1", f"&{name}{depth - 1};")], "")
     encoding = w.rng.choice(["utf-8", "utf-16"])
     content = doc.replace('<?xml version="1.0"?>', f'<?xml version="1.0" encoding="{encoding}"?>').encode(encoding)
-    return Case(cid, "feed", "entity_expansion", "quarantine", w.url(cid, content, headers={"Content-Type": "application/xml"}))
+    url = w.url(cid, content, headers={"Content-Type": "application/xml"})
+    return Case(cid, "feed", "entity_expansion", "quarantine", url)
 
 
 def gen_compression_bomb(w: Workshop, cid: str) -> Case:
@@ -218,7 +220,8 @@ def gen_mixed_encoding_feed(w: Workshop, cid: str) -> Case:
              + b"</description></item>", _item("c1", canaries[1]).encode()]
     w.rng.shuffle(items)
     body = _rss([]).encode().replace(b"</channel>", b"".join(items) + b"</channel>")
-    return Case(cid, "feed", "mixed_encoding_feed", "quarantine", w.url(cid, body, headers={"Content-Type": "text/xml"}), canaries)
+    url = w.url(cid, body, headers={"Content-Type": "text/xml"})
+    return Case(cid, "feed", "mixed_encoding_feed", "quarantine", url, canaries)
 
 
 def gen_legacy_encoding(w: Workshop, cid: str) -> Case:
@@ -240,7 +243,8 @@ def gen_feed_bad_entry(w: Workshop, cid: str) -> Case:
         "<item><description>\u200b\u2060\u200b</description></item>", "<item><title><![CDATA[]]></title></item>",
     ])
     items = [_item("c0", canaries[0]), bad, _item("c1", canaries[1])]
-    return Case(cid, "feed", "feed_bad_entry", "quarantine", w.url(cid, _rss(items).encode("utf-8", "surrogatepass")), canaries)
+    url = w.url(cid, _rss(items).encode("utf-8", "surrogatepass"))
+    return Case(cid, "feed", "feed_bad_entry", "quarantine", url, canaries)
 
 
 def gen_feed_odd_text(w: Workshop, cid: str) -> Case:
@@ -303,8 +307,11 @@ def gen_telegram_bad(w: Workshop, cid: str) -> Case:
         export: object = w.rng.choice([{"messages": "nope"}, [], {"name": "c"}, {"messages": {"1": {}}}])
         canaries = []
     else:
-        export = {"name": "c", "messages": [{"id": 1, "type": "message", "text": canaries[0]}, bad,
-                                            {"id": 2, "type": "message", "text": [{"type": "bold", "text": canaries[1]}]}]}
+        export = {"name": "c", "messages": [
+            {"id": 1, "type": "message", "text": canaries[0]},
+            bad,
+            {"id": 2, "type": "message", "text": [{"type": "bold", "text": canaries[1]}]},
+        ]}
     folder = Path(w.file(cid, "result.json", json.dumps(export, ensure_ascii=False).encode())).parent
     return Case(cid, "telegram", "telegram_bad", "quarantine", str(folder), canaries)
 
@@ -338,14 +345,15 @@ def gen_hidden_entity(w: Workshop, cid: str) -> Case:
     body = _rss([_item("1", "x").replace(">x<", ">&b;<")], "")
     choice = w.rng.choice(["late", "utf-7", "utf-16-le", "utf-16-be", "utf-32-le"])
     if choice == "late":
-        content = ('<?xml version="1.0"?><!--' + "pad " * w.rng.randint(260_000, 400_000) + "-->" + doctype + body).encode()
+        padding = "pad " * w.rng.randint(260_000, 400_000)
+        content = ('<?xml version="1.0"?><!--' + padding + "-->" + doctype + body).encode()
     elif choice == "utf-7":
         hidden = doctype.replace("<!", "+ADwAIQ-").replace(">", "+AD4-")
         content = ('<?xml version="1.0" encoding="utf-7"?>' + hidden + body).encode("ascii")
     else:
         content = (f'<?xml version="1.0" encoding="{choice[:6]}"?>' + doctype + body).encode(choice)
-    return Case(cid, "feed", "hidden_entity", "quarantine", w.url(cid, content, headers={"Content-Type": "application/xml"}),
-                reason="entity declarations")
+    url = w.url(cid, content, headers={"Content-Type": "application/xml"})
+    return Case(cid, "feed", "hidden_entity", "quarantine", url, reason="entity declarations")
 
 
 #: Mild synthetic sentences in scripts whose legacy encodings feeds still use.
@@ -365,10 +373,12 @@ def gen_declared_charset(w: Workshop, cid: str) -> Case:
     if where == "header":
         content, ctype = _rss([_item("1", text)], "").encode(codec), f"application/rss+xml; charset={label}"
     elif where == "declaration":
-        content, ctype = _rss([_item("1", text)], f'<?xml version="1.0" encoding="{label}"?>').encode(codec), "application/xml"
+        declaration = f'<?xml version="1.0" encoding="{label}"?>'
+        content, ctype = _rss([_item("1", text)], declaration).encode(codec), "application/xml"
     else:
         wide = w.rng.choice(["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
-        content, ctype = _rss([_item("1", text)], f'<?xml version="1.0" encoding="{wide[:6]}"?>').encode(wide), "text/xml"
+        declaration = f'<?xml version="1.0" encoding="{wide[:6]}"?>'
+        content, ctype = _rss([_item("1", text)], declaration).encode(wide), "text/xml"
     return Case(cid, "feed", "declared_charset", "accept", w.url(cid, content, headers={"Content-Type": ctype}),
                 expected_texts=[text])
 
@@ -387,11 +397,12 @@ def gen_ascii_drop_corrupt_line(w: Workshop, cid: str) -> Case:
 def gen_telegram_full_export(w: Workshop, cid: str) -> Case:
     # A full-account export: chats under chats.list, message ids overlapping between chats (#14).
     texts = [f"{w.rng.choice(GOOD)} ({w.rng.randrange(10**9)})" for _ in range(3)]
+    messages = [[{"id": 1, "type": "message", "text": text}] for text in texts]
     export = {"about": "synthetic", "chats": {"about": "chats", "list": [
-        {"name": "one", "type": "public_channel", "id": 11, "messages": [{"id": 1, "type": "message", "text": texts[0]}]},
-        {"name": "two", "type": "private_group", "id": 22, "messages": [{"id": 1, "type": "message", "text": texts[1]}]},
+        {"name": "one", "type": "public_channel", "id": 11, "messages": messages[0]},
+        {"name": "two", "type": "private_group", "id": 22, "messages": messages[1]},
     ]}, "left_chats": {"about": "left", "list": [
-        {"name": "three", "type": "public_channel", "id": 33, "messages": [{"id": 1, "type": "message", "text": texts[2]}]},
+        {"name": "three", "type": "public_channel", "id": 33, "messages": messages[2]},
     ]}}
     folder = Path(w.file(cid, "result.json", json.dumps(export, ensure_ascii=False).encode())).parent
     return Case(cid, "telegram", "telegram_full_export", "accept", str(folder), expected_texts=texts)
@@ -399,10 +410,12 @@ def gen_telegram_full_export(w: Workshop, cid: str) -> Case:
 
 GENERATORS: list[tuple[Callable[[Workshop, str], Case], int]] = [
     (gen_broken_xml, 8), (gen_entity_expansion, 8), (gen_compression_bomb, 3), (gen_bad_encoding_header, 5),
-    (gen_wrong_content_type, 8), (gen_http_failure, 8), (gen_slow_drip, 1), (gen_mixed_encoding_feed, 6), (gen_legacy_encoding, 4),
+    (gen_wrong_content_type, 8), (gen_http_failure, 8), (gen_slow_drip, 1), (gen_mixed_encoding_feed, 6),
+    (gen_legacy_encoding, 4),
     (gen_feed_bad_entry, 6), (gen_feed_odd_text, 5), (gen_jsonl_bad_line, 12), (gen_oversized_item, 3),
     (gen_jsonl_odd_text, 8), (gen_csv_bad, 6), (gen_telegram_bad, 8), (gen_html_bad, 6),
-    (gen_trusted_source_redirect, 4), (gen_hidden_entity, 5), (gen_declared_charset, 6), (gen_ascii_drop_corrupt_line, 4),
+    (gen_trusted_source_redirect, 4), (gen_hidden_entity, 5), (gen_declared_charset, 6),
+    (gen_ascii_drop_corrupt_line, 4),
     (gen_telegram_full_export, 3),
 ]
 
@@ -416,10 +429,13 @@ def _judge(case: Case, wh: Warehouse, report: Report) -> None:
         report.canaries_lost += len(lost)
         report.failures.append(f"{case.id} {case.generator}: canary lost: {lost[0][:60]!r}")
     if case.expect == "quarantine":
-        reasons = [row[0] for row in wh.con.execute("SELECT reason FROM quarantine WHERE source_id = ?", [case.id]).fetchall()]
+        rows = wh.con.execute("SELECT reason FROM quarantine WHERE source_id = ?", [case.id]).fetchall()
+        reasons = [row[0] for row in rows]
         if quarantined and case.reason is not None and not any(case.reason in reason for reason in reasons):
             report.missed += 1
-            report.failures.append(f"{case.id} {case.generator}: quarantined, but no reason holds {case.reason!r}: {reasons[:2]}")
+            report.failures.append(
+                f"{case.id} {case.generator}: quarantined, but no reason holds {case.reason!r}: {reasons[:2]}"
+            )
         elif quarantined:
             report.quarantined_as_expected += 1
         else:
@@ -461,7 +477,8 @@ def run_fuzz(n: int = 1000, seed: int = 7, db: Path | None = None, workdir: Path
                         report.documents += len(batch.items)
                     except Exception:  # noqa: BLE001 - counting crashes is the point
                         report.crashes += 1
-                        report.failures.append(f"{case.id} {case.generator}: CRASH {traceback.format_exc(limit=3)[-600:]}")
+                        crash = traceback.format_exc(limit=3)[-600:]
+                        report.failures.append(f"{case.id} {case.generator}: CRASH {crash}")
                         continue
                     _judge(case, wh, report)
         finally:

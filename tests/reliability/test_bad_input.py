@@ -8,6 +8,7 @@ through can be stored.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import resource
@@ -68,7 +69,8 @@ BILLION_LAUGHS = """<?xml version="1.0"?>
  <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
  <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
  <!ENTITY lol9 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">]>
-<rss version="2.0"><channel><title>t</title><item><title>x</title><description>&lol9;</description></item></channel></rss>"""
+<rss version="2.0"><channel><title>t</title>\
+<item><title>x</title><description>&lol9;</description></item></channel></rss>"""
 
 
 def test_billion_laughs_refused_with_its_reason(tmp_path: Path) -> None:
@@ -96,7 +98,8 @@ def test_feed_mixing_encodings_loses_only_the_damaged_item() -> None:
 
 
 def test_feed_in_one_legacy_encoding_is_read() -> None:
-    feed = RSS.format(items=ITEM.format(guid=1, title="a", text="Нархи орд дар бозор боло рафт")).replace(' encoding="utf-8"', "")
+    feed = RSS.format(items=ITEM.format(guid=1, title="a", text="Нархи орд дар бозор боло рафт"))
+    feed = feed.replace(' encoding="utf-8"', "")
     items = list(parse_feed(feed.encode("cp1251"), "s"))
     assert [i.text for i in items] == ["Нархи орд дар бозор боло рафт"]
 
@@ -169,7 +172,11 @@ def test_file_over_the_response_cap_refused(tmp_path: Path) -> None:
         ("image/png", b"\x89PNG\r\n\x1a\n" + b"\0" * 100, "wrong content type 'image/png'"),
         ("application/octet-stream", b"PK\x03\x04" + b"\0" * 100, "a zip archive"),
         ("text/xml", b"\x1f\x8b\x08" + b"\0" * 100, "gzip-compressed data"),  # compressed, but not declared so
-        ("text/html; charset=utf-8", b"<!DOCTYPE html><html><body><p>a web page</p></body></html>", "an HTML page, not a feed"),
+        (
+            "text/html; charset=utf-8",
+            b"<!DOCTYPE html><html><body><p>a web page</p></body></html>",
+            "an HTML page, not a feed",
+        ),
         ("application/rss+xml", b"\0\1\2\3" * 100, "binary content"),
     ],
 )
@@ -181,7 +188,10 @@ def test_wrong_content_types_quarantined(server: HostileServer, content_type: st
 
 def test_page_charset_from_meta_is_honoured(server: HostileServer) -> None:
     text = "Нархи орд дар бозорҳои шимол боло рафт. " * 8
-    html = f'<html><head><meta charset="windows-1251"><title>Нарх</title></head><body><article><p>{text}</p></article></body></html>'
+    html = (
+        f'<html><head><meta charset="windows-1251"><title>Нарх</title></head>'
+        f"<body><article><p>{text}</p></article></body></html>"
+    )
     url = server.route("/page.html", html.replace("ҳ", "х").encode("cp1251"), headers={"Content-Type": "text/html"})
     batch = _read("html", url)
     assert batch.items and batch.items[0].text.startswith("Нархи орд дар бозорхои")
@@ -246,7 +256,9 @@ def test_telegram_odd_fields_read_as_far_as_they_go(tmp_path: Path) -> None:
     ]}
     (tmp_path / "result.json").write_text(json.dumps(export), encoding="utf-8")
     batch = _read("telegram", tmp_path)
-    assert [(i.external_id, i.text) for i in batch.items] == [("1", "nested entities"), ("4", "[31mred[0m terminal escape")]
+    assert [(i.external_id, i.text) for i in batch.items] == [
+        ("1", "nested entities"), ("4", "[31mred[0m terminal escape")
+    ]
     assert batch.items[0].published_at is None and batch.items[0].author == "t-telegram"  # the channel's name
     assert batch.problems == []
 
@@ -255,7 +267,8 @@ def test_telegram_odd_fields_read_as_far_as_they_go(tmp_path: Path) -> None:
 def test_invisible_and_control_characters(tmp_path: Path) -> None:
     persian = "می\u200cخواهم"  # ZWNJ is spelling in Persian: kept
     text = f"\u202eevil override\u202c {persian} zero\u200bwidth split, bell\x07, nul\x00, line\u2028sep"
-    (tmp_path / "drop.jsonl").write_text(json.dumps({"id": "1", "text": text, "title": "ti\u2066tle\u2069\n2"}), encoding="utf-8")
+    record = {"id": "1", "text": text, "title": "ti\u2066tle\u2069\n2"}
+    (tmp_path / "drop.jsonl").write_text(json.dumps(record), encoding="utf-8")
     batch = _read("jsonl", tmp_path / "drop.jsonl")
     item = batch.items[0]
     assert item.text == f"evil override {persian} zerowidth split, bell, nul, line\nsep"
@@ -304,7 +317,11 @@ def test_decode_bytes_never_fails(content: bytes) -> None:
 
 
 @_FAST
-@given(st.lists(st.one_of(hostile_text.map(lambda t: t.encode("utf-8", "surrogatepass")), st.binary(max_size=80)), max_size=12))
+@given(
+    st.lists(
+        st.one_of(hostile_text.map(lambda t: t.encode("utf-8", "surrogatepass")), st.binary(max_size=80)), max_size=12
+    )
+)
 def test_jsonl_accounts_for_every_line(lines: list[bytes]) -> None:
     content = b"\n".join(line.replace(b"\n", b" ") for line in lines)
     results = list(parse_jsonl(content, "s"))
@@ -314,8 +331,11 @@ def test_jsonl_accounts_for_every_line(lines: list[bytes]) -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | hostile_text,
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.sampled_from(
-        ["id", "type", "text", "date", "date_unixtime", "from", "forwarded_from", "messages", "name"]), children, max_size=5),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(
+        st.sampled_from(["id", "type", "text", "date", "date_unixtime", "from", "forwarded_from", "messages", "name"]),
+        children,
+        max_size=5,
+    ),
     max_leaves=25,
 )
 
@@ -333,7 +353,10 @@ def test_telegram_messages_of_any_shape(messages: list[object], kind: str | None
 
 
 @_FAST
-@given(st.binary(max_size=400) | hostile_text.map(lambda t: ("<rss><channel><item><title>" + t).encode("utf-8", "surrogatepass")))
+@given(
+    st.binary(max_size=400)
+    | hostile_text.map(lambda t: ("<rss><channel><item><title>" + t).encode("utf-8", "surrogatepass"))
+)
 def test_feed_parser_raises_only_parse_errors(content: bytes) -> None:
     try:
         results = list(parse_feed(content, "s"))
@@ -360,10 +383,8 @@ def test_csv_parser_raises_only_parse_errors(content: bytes) -> None:
 @given(hostile_text)
 def test_page_parser_raises_only_parse_errors(text: str) -> None:
     html = f"<html><body><article><p>{text}</p><p>{text[::-1]}</p></article></body></html>"
-    try:
+    with contextlib.suppress(ParseError):
         parse_page(html.encode("utf-8", "surrogatepass"), "s", "http://x.invalid/p")
-    except ParseError:
-        pass
 
 
 def test_fetch_errors_are_fetch_errors_not_crashes(server: HostileServer) -> None:

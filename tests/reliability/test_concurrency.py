@@ -77,7 +77,10 @@ def test_reader_waits_for_a_writer_or_says_why(holder: Holder, tmp_path: Path) -
     with pytest.raises(WarehouseBusy, match="being written by a running job"):
         Warehouse.open(db, read_only=True, wait_seconds=0.3)
     export = subprocess.Popen(
-        [sys.executable, "-m", "pmon.cli.main", "export", "--db", str(db), "--out", str(tmp_path / "out"), "--wait", "60"],
+        [
+            sys.executable, "-m", "pmon.cli.main", "export",
+            "--db", str(db), "--out", str(tmp_path / "out"), "--wait", "60",
+        ],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(REPO),
     )
     time.sleep(1.0)

@@ -87,7 +87,9 @@ def test_killed_from_outside_mid_run_then_rerun_equals_a_clean_run(
     finally:
         kill_group(process)
     code, _, err = finish(process)
-    assert code == KILLED, f"the run had already ended (exit {code}) {time.monotonic() - started:.1f}s in: {err[-1000:]}"
+    assert code == KILLED, (
+        f"the run had already ended (exit {code}) {time.monotonic() - started:.1f}s in: {err[-1000:]}"
+    )
     # Killed while DuckDB was writing the first batch to its log (it writes a big transaction in chunks and marks
     # it committed last: nothing of it is kept) or after that batch was committed (its documents are kept).
     partial = snapshot(db)["documents"]

@@ -94,8 +94,8 @@ def hostile_digest(tmp_path: Path) -> Path:
     db = tmp_path / "digest.duckdb"
     with Warehouse.open(db) as wh:
         store_truth_media(wh, tmp_path / "media")
-        add_documents(wh, [("tg-channel-x", "tg", f"{PLANTED} #{i}", i % 3, ["economic_recruitment"]) for i in range(3)],
-                      run_id="planted")
+        planted = [("tg-channel-x", "tg", f"{PLANTED} #{i}", i % 3, ["economic_recruitment"]) for i in range(3)]
+        add_documents(wh, planted, run_id="planted")
         evaluate_alerts(wh.con, quiet, now=NOW)
         digest = build_digest(wh.con, TODAY - timedelta(days=6), now=NOW, settings=quiet)
     page = write_digest(digest, tmp_path / "out").html

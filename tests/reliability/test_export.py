@@ -24,15 +24,23 @@ DAYS = [date(2026, 8, 30), date(2026, 9, 2), date(2026, 9, 28), date(2026, 10, 1
 def _fill(wh: Warehouse, days: list[date], prefix: str = "doc") -> None:
     items = [RawItem(source_id="s", external_id=f"{prefix}{i}", text=f"{prefix} number {i} about flour prices",
                      published_at=datetime(d.year, d.month, d.day, 8, tzinfo=UTC)) for i, d in enumerate(days)]
-    classes = [Classification(stance=Stance.report, narratives=[NarrativeScore(id="economic_recruitment", score=0.8,
-                              evidence=["flour"])], model_version="m", codebook_version="c") if i % 2 == 0 else Classification()
-               for i in range(len(items))]
+    classes = [
+        Classification(
+            stance=Stance.report,
+            narratives=[NarrativeScore(id="economic_recruitment", score=0.8, evidence=["flour"])],
+            model_version="m",
+            codebook_version="c",
+        )
+        if i % 2 == 0
+        else Classification()
+        for i in range(len(items))
+    ]
     wh.store_batch(items, [LanguageResult(lang="en", script="Latn", confidence=0.9)] * len(items), classes, "r", "tag")
 
 
 def _read(out: Path, table: str) -> list[tuple]:
     return duckdb.sql(
-        f"SELECT * EXCLUDE (month) , month FROM read_parquet('{out}/{table}/*/*.parquet', hive_partitioning = true) "
+        f"SELECT * EXCLUDE (month) , month FROM read_parquet('{out}/{table}/*/*.parquet', hive_partitioning = true) "  # noqa: S608 - the test's own tmp_path and table names
         "ORDER BY ALL"
     ).fetchall()
 
@@ -50,11 +58,16 @@ def test_export_read_back_by_duckdb_and_pyarrow(warehouse: Warehouse, tmp_path: 
     summary = export_parquet(warehouse.con, out)
     assert summary.partitions == ["2026-08", "2026-09", "2026-10", "2026-11"]
     assert summary.rows == {"documents": 5, "detections": 3}
-    docs = duckdb.sql(f"SELECT id, text, month FROM read_parquet('{out}/documents/*/*.parquet', hive_partitioning = true)").fetchall()
+    docs = duckdb.sql(
+        f"SELECT id, text, month FROM read_parquet('{out}/documents/*/*.parquet', hive_partitioning = true)"  # noqa: S608 - out is tmp_path
+    ).fetchall()
     stored = warehouse.con.execute("SELECT id, text, strftime(published_at, '%Y-%m') FROM documents").fetchall()
     assert sorted(docs) == sorted(stored)
-    dets = duckdb.sql(f"SELECT document_id, narrative, evidence FROM read_parquet('{out}/detections/*/*.parquet')").fetchall()
-    assert sorted(dets) == sorted(warehouse.con.execute("SELECT document_id, narrative, evidence FROM detections").fetchall())
+    dets = duckdb.sql(
+        f"SELECT document_id, narrative, evidence FROM read_parquet('{out}/detections/*/*.parquet')"  # noqa: S608 - out is tmp_path
+    ).fetchall()
+    stored_dets = warehouse.con.execute("SELECT document_id, narrative, evidence FROM detections").fetchall()
+    assert sorted(dets) == sorted(stored_dets)
     table = ds.dataset(out / "documents", format="parquet", partitioning="hive").to_table()  # another engine
     assert table.num_rows == 5 and set(table.column("month").to_pylist()) == set(summary.partitions)
     assert (out / "sources.parquet").exists()
@@ -81,7 +94,9 @@ def test_export_again_is_idempotent_and_since_rewrites_only_its_window(warehouse
 def test_partition_emptied_in_the_window_is_removed(warehouse: Warehouse, tmp_path: Path) -> None:
     out = tmp_path / "export"
     export_parquet(warehouse.con, out)
-    warehouse.con.execute("DELETE FROM detections WHERE document_id IN (SELECT id FROM documents WHERE published_at >= '2026-11-01')")
+    warehouse.con.execute(
+        "DELETE FROM detections WHERE document_id IN (SELECT id FROM documents WHERE published_at >= '2026-11-01')"
+    )
     summary = export_parquet(warehouse.con, out, since=date(2026, 11, 1))
     assert summary.removed == ["detections/month=2026-11"]
     assert not (out / "detections" / "month=2026-11").exists() and (out / "documents" / "month=2026-11").exists()
@@ -105,7 +120,9 @@ def test_by_day_and_layouts_do_not_mix(warehouse: Warehouse, tmp_path: Path) -> 
     out = tmp_path / "export"
     summary = export_parquet(warehouse.con, out, by="day")
     assert summary.partitions == [d.isoformat() for d in DAYS]
-    kinds = duckdb.sql(f"SELECT typeof(day) FROM read_parquet('{out}/documents/*/*.parquet', hive_partitioning = true) LIMIT 1").fetchall()
+    kinds = duckdb.sql(
+        f"SELECT typeof(day) FROM read_parquet('{out}/documents/*/*.parquet', hive_partitioning = true) LIMIT 1"  # noqa: S608 - out is tmp_path
+    ).fetchall()
     assert kinds == [("DATE",)]
     with pytest.raises(ExportError, match="another layout"):
         export_parquet(warehouse.con, out, by="month")
@@ -116,10 +133,16 @@ def test_by_day_and_layouts_do_not_mix(warehouse: Warehouse, tmp_path: Path) -> 
 def test_pmon_export_command(warehouse: Warehouse, tmp_path: Path) -> None:
     warehouse.close()
     out = tmp_path / "cli-export"
-    done = subprocess.run([sys.executable, "-m", "pmon.cli.main", "export", "--db", str(tmp_path / "w.duckdb"), "--out", str(out),
-                           "--since", "2026-10-01"], capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "pmon.cli.main", "export", "--db", str(tmp_path / "w.duckdb"), "--out", str(out),
+         "--since", "2026-10-01"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
     assert done.returncode == 0, done.stderr
-    assert "documents" in done.stdout and sorted(p.name for p in (out / "documents").iterdir()) == ["month=2026-10", "month=2026-11"]
-    missing = subprocess.run([sys.executable, "-m", "pmon.cli.main", "export", "--db", str(tmp_path / "none.duckdb"), "--out", str(out)],
-                             capture_output=True, text=True, timeout=120, check=False)
+    assert "documents" in done.stdout
+    assert sorted(p.name for p in (out / "documents").iterdir()) == ["month=2026-10", "month=2026-11"]
+    missing = subprocess.run(
+        [sys.executable, "-m", "pmon.cli.main", "export", "--db", str(tmp_path / "none.duckdb"), "--out", str(out)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
     assert missing.returncode == 1 and "no warehouse" in missing.stderr

@@ -71,7 +71,9 @@ def test_one_inward_address_among_public_ones_is_enough_to_refuse() -> None:
         check_address("http://cdn.example/x", resolver=resolve)
 
 
-@pytest.mark.parametrize("host", ["2130706433", "0x7f.1", "0177.0.0.1", "127.1", "0", "[::ffff:127.0.0.1]", "localhost"])
+@pytest.mark.parametrize(
+    "host", ["2130706433", "0x7f.1", "0177.0.0.1", "127.1", "0", "[::ffff:127.0.0.1]", "localhost"]
+)
 def test_other_spellings_of_loopback_refused(host: str) -> None:
     # Numeric forms are parsed by getaddrinfo itself; localhost comes from /etc/hosts: no DNS query, no traffic.
     with pytest.raises(BlockedAddress):
@@ -151,7 +153,10 @@ def test_read_timeout(server: HostileServer) -> None:
 
 def test_declared_size_over_the_cap_refused_unread(server: HostileServer) -> None:
     url = server.route("/big", b"x" * 200_000)
-    with SafeFetcher(IngestLimits(max_response_bytes=100_000)) as fetcher, pytest.raises(FetchError, match="200000 bytes"):
+    with (
+        SafeFetcher(IngestLimits(max_response_bytes=100_000)) as fetcher,
+        pytest.raises(FetchError, match="200000 bytes"),
+    ):
         fetcher.get(url, allow_private=True)
 
 
@@ -161,7 +166,9 @@ def test_undeclared_size_cut_at_the_cap(server: HostileServer) -> None:
         fetcher.get(url, allow_private=True)
 
 
-def test_environment_proxies_and_netrc_ignored(server: HostileServer, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # noqa: ANN001
+def test_environment_proxies_and_netrc_ignored(
+    server: HostileServer, monkeypatch: pytest.MonkeyPatch, tmp_path  # noqa: ANN001
+) -> None:
     netrc = tmp_path / "netrc"
     netrc.write_text("machine 127.0.0.1 login user password secret\n", encoding="utf-8")
     monkeypatch.setenv("NETRC", str(netrc))
@@ -184,7 +191,10 @@ def test_environment_proxies_and_netrc_ignored(server: HostileServer, monkeypatc
         ("PMON_INGEST_MAX_ITEM_CHARS", "500", "max_item_chars", 500),
         ("PMON_INGEST_MAX_ITEMS_PER_SOURCE", "7", "max_items_per_source", 7),
         ("PMON_INGEST_MAX_SOURCE_SECONDS", "9", "max_source_seconds", 9.0),
-        ("PMON_INGEST_ALLOWED_PRIVATE_HOSTS", '["127.0.0.1", "media.lan"]', "allowed_private_hosts", ["127.0.0.1", "media.lan"]),
+        (
+            "PMON_INGEST_ALLOWED_PRIVATE_HOSTS", '["127.0.0.1", "media.lan"]', "allowed_private_hosts",
+            ["127.0.0.1", "media.lan"],
+        ),
     ],
 )
 def test_limits_from_the_environment(monkeypatch: pytest.MonkeyPatch, variable: str, value: str, field: str,
@@ -209,5 +219,8 @@ def test_every_limit_is_documented_with_its_default() -> None:
         row = rows.get(f"`PMON_INGEST_{name.upper()}`")
         assert row is not None, f"docs/operating.md does not list PMON_INGEST_{name.upper()}"
         default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
-        shown = json.dumps(default) if isinstance(default, list) else str(int(default) if float(default).is_integer() else default)
+        if isinstance(default, list):
+            shown = json.dumps(default)
+        else:
+            shown = str(int(default) if float(default).is_integer() else default)
         assert f"`{shown}`" in row, f"{name}: default {shown} not in {row!r}"
