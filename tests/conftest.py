@@ -26,7 +26,9 @@ os.environ["PMON_CACHE_DIR"] = os.environ.get("PMON_TEST_CACHE_DIR") or tempfile
 def _hermetic_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads the user's settings or writes outside temp dirs; nothing may reach a model hub."""
     for key in list(os.environ):
-        if key.startswith("PMON_INGEST_") or key in {"PMON_DB", "PMON_CODEBOOK", "PMON_NARRATIVE_HEADS", "PMON_ENCODER"}:
+        if key.startswith("PMON_INGEST_") or key in {
+            "PMON_DB", "PMON_CODEBOOK", "PMON_NARRATIVE_HEADS", "PMON_ENCODER"
+        }:
             monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")

@@ -148,7 +148,9 @@ def test_webhook_gets_slack_compatible_json(stored: tuple[Warehouse, Any], hook_
     assert body == json.loads(json.dumps(slack_payload(digest), default=str))
 
 
-def test_failing_webhook_is_retried_recorded_and_retried_later(stored: tuple[Warehouse, Any], hook_factory: Any) -> None:
+def test_failing_webhook_is_retried_recorded_and_retried_later(
+    stored: tuple[Warehouse, Any], hook_factory: Any
+) -> None:
     wh, digest = stored
     hook = hook_factory([503])
     results = deliver(wh.con, digest, [parse_target("webhook", hook.url)], FAST)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import re
 import shutil
@@ -135,16 +136,12 @@ def _chromium(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
     finally:
         # Its crash handlers start sessions of their own: they are known by their crash database, under `home`.
         crash_handlers = _pids_with_argument(f"--database={home / 'config'}")
-        try:
+        with contextlib.suppress(ProcessLookupError):  # the browser and every helper have exited
             os.killpg(browser.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass  # the browser and every helper have exited
         browser.wait()
         for pid in crash_handlers:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
     return subprocess.CompletedProcess(command, browser.returncode, stdout, stderr)
 
 

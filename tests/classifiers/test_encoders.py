@@ -253,22 +253,74 @@ def _margin_and_mrr(queries: np.ndarray, targets: np.ndarray) -> tuple[float, fl
 
 #: Tajik sentences dense in ҷ, with English and Persian translations.
 TAJIK_CHE = [
-    ("Ҷавонон дар ҷустуҷӯи кор ба хориҷа мераванд.", "Young people go abroad looking for work.", "جوانان در جستجوی کار به خارج می‌روند."),
-    ("Ҷанг дар кишвари ҳамсоя идома дорад.", "The war in the neighbouring country continues.", "جنگ در کشور همسایه ادامه دارد."),
-    ("Масҷиди ҷомеъ пас аз таъмир боз шуд.", "The main mosque reopened after renovation.", "مسجد جامع پس از تعمیر باز شد."),
-    ("Гурӯҳ даъво кард, ки Толибон аз ҷиҳод даст кашидаанд.", "The group claimed that the Taliban have abandoned jihad.", "گروه ادعا کرد که طالبان از جهاد دست کشیده‌اند."),
-    ("Ҷиноятҳои иқтисодӣ дар минтақа афзоиш ёфтанд.", "Economic crimes increased in the region.", "جرایم اقتصادی در منطقه افزایش یافت."),
-    ("Ҷомеаи ҷаҳонӣ ба вазъ нигарон аст.", "The international community is concerned about the situation.", "جامعه جهانی نگران وضعیت است."),
+    (
+        "Ҷавонон дар ҷустуҷӯи кор ба хориҷа мераванд.",
+        "Young people go abroad looking for work.",
+        "جوانان در جستجوی کار به خارج می‌روند.",
+    ),
+    (
+        "Ҷанг дар кишвари ҳамсоя идома дорад.",
+        "The war in the neighbouring country continues.",
+        "جنگ در کشور همسایه ادامه دارد.",
+    ),
+    (
+        "Масҷиди ҷомеъ пас аз таъмир боз шуд.",
+        "The main mosque reopened after renovation.",
+        "مسجد جامع پس از تعمیر باز شد.",
+    ),
+    (
+        "Гурӯҳ даъво кард, ки Толибон аз ҷиҳод даст кашидаанд.",
+        "The group claimed that the Taliban have abandoned jihad.",
+        "گروه ادعا کرد که طالبان از جهاد دست کشیده‌اند.",
+    ),
+    (
+        "Ҷиноятҳои иқтисодӣ дар минтақа афзоиш ёфтанд.",
+        "Economic crimes increased in the region.",
+        "جرایم اقتصادی در منطقه افزایش یافت.",
+    ),
+    (
+        "Ҷомеаи ҷаҳонӣ ба вазъ нигарон аст.",
+        "The international community is concerned about the situation.",
+        "جامعه جهانی نگران وضعیت است.",
+    ),
     ("Ҷавоби вазорат то ҳол маълум нест.", "The ministry's answer is still unknown.", "پاسخ وزارت هنوز معلوم نیست."),
-    ("Маҷлиси намояндагон қонуни навро қабул кард.", "The parliament adopted the new law.", "مجلس نمایندگان قانون جدید را تصویب کرد."),
-    ("Ҷаласаи вазирон дар Душанбе баргузор шуд.", "The meeting of ministers was held in Dushanbe.", "جلسه وزیران در دوشنبه برگزار شد."),
-    ("Бекорӣ ҷавононро ба гурӯҳҳои ифротӣ ҷалб мекунад.", "Unemployment draws young people to extremist groups.", "بیکاری جوانان را به گروه‌های افراطی جذب می‌کند."),
-    ("Ҷашни Наврӯз дар саросари кишвар ҷашн гирифта шуд.", "Nowruz was celebrated across the country.", "جشن نوروز در سراسر کشور برگزار شد."),
-    ("Ҷумҳурии Исломии Эрон бо Толибон гуфтугӯ кард.", "The Islamic Republic of Iran held talks with the Taliban.", "جمهوری اسلامی ایران با طالبان گفتگو کرد."),
+    (
+        "Маҷлиси намояндагон қонуни навро қабул кард.",
+        "The parliament adopted the new law.",
+        "مجلس نمایندگان قانون جدید را تصویب کرد.",
+    ),
+    (
+        "Ҷаласаи вазирон дар Душанбе баргузор шуд.",
+        "The meeting of ministers was held in Dushanbe.",
+        "جلسه وزیران در دوشنبه برگزار شد.",
+    ),
+    (
+        "Бекорӣ ҷавононро ба гурӯҳҳои ифротӣ ҷалб мекунад.",
+        "Unemployment draws young people to extremist groups.",
+        "بیکاری جوانان را به گروه‌های افراطی جذب می‌کند.",
+    ),
+    (
+        "Ҷашни Наврӯз дар саросари кишвар ҷашн гирифта шуд.",
+        "Nowruz was celebrated across the country.",
+        "جشن نوروز در سراسر کشور برگزار شد.",
+    ),
+    (
+        "Ҷумҳурии Исломии Эрон бо Толибон гуфтугӯ кард.",
+        "The Islamic Republic of Iran held talks with the Taliban.",
+        "جمهوری اسلامی ایران با طالبان گفتگو کرد.",
+    ),
     ("Ҷойи кор дар шаҳрҳо кам аст.", "Jobs are scarce in the cities.", "جای کار در شهرها کم است."),
-    ("Мақомот аз ҷавонон хоҳиш карданд, ки ба таблиғот бовар накунанд.", "The authorities asked young people not to believe propaganda.", "مقامات از جوانان خواستند که به تبلیغات باور نکنند."),
+    (
+        "Мақомот аз ҷавонон хоҳиш карданд, ки ба таблиғот бовар накунанд.",
+        "The authorities asked young people not to believe propaganda.",
+        "مقامات از جوانان خواستند که به تبلیغات باور نکنند.",
+    ),
     ("Донишҷӯён имтиҳонҳоро супориданд.", "The students passed their exams.", "دانشجویان امتحانات را سپری کردند."),
-    ("Ҷангалҳои кӯҳӣ аз сӯхтор осеб диданд.", "Mountain forests were damaged by fire.", "جنگل‌های کوهستانی از آتش‌سوزی آسیب دیدند."),
+    (
+        "Ҷангалҳои кӯҳӣ аз сӯхтор осеб диданд.",
+        "Mountain forests were damaged by fire.",
+        "جنگل‌های کوهستانی از آتش‌سوزی آسیب دیدند.",
+    ),
 ]  # fmt: skip
 
 

@@ -41,7 +41,9 @@ def empty_warehouse(tmp_path: Path) -> Path:
     return db
 
 
-def test_review_and_its_verdicts_use_pmon_db(empty_warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_review_and_its_verdicts_use_pmon_db(
+    empty_warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)  # no data/pmon.duckdb here: only PMON_DB can name the warehouse
     env = {"PMON_DB": str(empty_warehouse)}
     listed = CliRunner().invoke(app, ["review", "--format", "json"], env=env)

@@ -207,7 +207,7 @@ def test_pmon_serve_starts_registers_and_stops_its_own_server(tmp_path: Path) ->
                     if {"pmon-news", "pmon-longreads", "pmon-drops", "pmon-daily"} <= names:
                         limit = client.read_global_concurrency_limit_by_name(warehouse_limit_name(db))
                         break
-            except Exception:  # noqa: BLE001 - the server is still starting
+            except Exception:  # noqa: BLE001, S110 - the server is still starting
                 pass
             time.sleep(1)
     finally:

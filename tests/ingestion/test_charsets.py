@@ -68,7 +68,9 @@ def test_legacy_japanese_read_by_the_xml_declaration(server: HostileServer, enco
 
 
 def test_legacy_feed_by_the_http_charset(server: HostileServer) -> None:
-    url = server.route("/sjis.xml", rss(JAPANESE).encode("shift_jis"), headers={"Content-Type": "text/xml; charset=Shift_JIS"})
+    url = server.route(
+        "/sjis.xml", rss(JAPANESE).encode("shift_jis"), headers={"Content-Type": "text/xml; charset=Shift_JIS"}
+    )
     assert _texts(_read("feed", url)) == [JAPANESE]
 
 
@@ -95,7 +97,7 @@ def test_wide_unicode_without_a_byte_order_mark(tmp_path: Path, server: HostileS
 
 
 def test_wide_unicode_jsonl_without_a_byte_order_mark(tmp_path: Path) -> None:
-    (tmp_path / "drop.jsonl").write_bytes(('{"id": "1", "text": "%s"}\n' % HEBREW).encode("utf-16-le"))
+    (tmp_path / "drop.jsonl").write_bytes((f'{{"id": "1", "text": "{HEBREW}"}}\n').encode("utf-16-le"))
     assert _texts(_read("jsonl", tmp_path / "drop.jsonl")) == [HEBREW]
 
 

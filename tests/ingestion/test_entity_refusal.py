@@ -16,7 +16,10 @@ from pmon.schemas.sources import SourceConfig
 
 LAUGHS = ('<!DOCTYPE rss [<!ENTITY a "ha"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">'
           '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY x SYSTEM "file:///etc/hostname">]>')
-BODY = '<rss version="2.0"><channel><title>t</title><item><title>x</title><description>&c; &x;</description></item></channel></rss>'
+BODY = (
+    '<rss version="2.0"><channel><title>t</title>'
+    "<item><title>x</title><description>&c; &x;</description></item></channel></rss>"
+)
 
 
 def _read(path: Path) -> SourceBatch:

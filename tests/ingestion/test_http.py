@@ -93,7 +93,10 @@ def hostile() -> Iterator[str]:
 
 
 def test_redirect_loop_capped(hostile: str) -> None:
-    with SafeFetcher(IngestLimits(max_redirects=3)) as fetcher, pytest.raises(FetchError, match="more than 3 redirects"):
+    with (
+        SafeFetcher(IngestLimits(max_redirects=3)) as fetcher,
+        pytest.raises(FetchError, match="more than 3 redirects"),
+    ):
         fetcher.get(f"{hostile}/loop", allow_private=True)
 
 
@@ -104,9 +107,11 @@ def test_redirect_to_private_address_refused(hostile: str) -> None:
 
 
 def test_gzip_bomb_cut_at_the_cap(hostile: str) -> None:
-    with SafeFetcher(IngestLimits(max_response_bytes=1_000_000)) as fetcher:
-        with pytest.raises(FetchError, match="after decompression"):
-            fetcher.get(f"{hostile}/bomb", allow_private=True)
+    with (
+        SafeFetcher(IngestLimits(max_response_bytes=1_000_000)) as fetcher,
+        pytest.raises(FetchError, match="after decompression"),
+    ):
+        fetcher.get(f"{hostile}/bomb", allow_private=True)
 
 
 def test_server_error_is_a_fetch_error(hostile: str) -> None:

@@ -23,14 +23,17 @@ def test_rss_items_text_and_dates(fixtures: Path) -> None:
     items = [r for r in results if not isinstance(r, ParseError)]
     errors = [r for r in results if isinstance(r, ParseError)]
     assert [i.external_id for i in items] == ["rss-1", "rss-2"]
-    assert items[0].text == "Traders said the price of flour rose by ten percent this week.\nOfficials promised imports."
+    assert items[0].text == (
+        "Traders said the price of flour rose by ten percent this week.\nOfficials promised imports."
+    )
     assert items[0].published_at.isoformat() == "2026-11-02T10:00:00+00:00"
     assert "ҳафта" in items[1].text
     assert len(errors) == 1 and "no text" in str(errors[0])
 
 
 def test_atom_entries(fixtures: Path) -> None:
-    items = [r for r in parse_feed((fixtures / "ingestion/atom.xml").read_bytes(), "s") if not isinstance(r, ParseError)]
+    parsed = parse_feed((fixtures / "ingestion/atom.xml").read_bytes(), "s")
+    items = [r for r in parsed if not isinstance(r, ParseError)]
     assert len(items) == 2
     assert items[0].url == "http://example.invalid/ps/1"
     assert items[0].text.startswith("سوداګرو")
@@ -63,7 +66,9 @@ def test_telegram_export_flattens_entities_keeps_forwards(fixtures: Path) -> Non
         batch = read_source(_source("telegram", fixtures / "ingestion/telegram"), fetcher)
     texts = {i.external_id: i for i in batch.items}
     assert set(texts) == {"2", "3"}  # service message and caption-less photo skipped
-    assert texts["2"].text == "Weather update: heavy snow expected in the north. See http://example.invalid/weather #weather"
+    assert texts["2"].text == (
+        "Weather update: heavy snow expected in the north. See http://example.invalid/weather #weather"
+    )
     assert texts["3"].forwarded_from == "Another channel"
     assert texts["2"].published_at.isoformat() == "2026-10-02T10:00:00+00:00"
     assert len(batch.problems) == 1 and "without an id" in batch.problems[0].reason

@@ -67,7 +67,9 @@ def test_full_account_export_from_a_folder(tmp_path: Path) -> None:
 
 def test_full_account_export_over_http() -> None:
     with hostile_server() as server:
-        url = server.route("/result.json", json.dumps(FULL_EXPORT).encode(), headers={"Content-Type": "application/json"})
+        url = server.route(
+            "/result.json", json.dumps(FULL_EXPORT).encode(), headers={"Content-Type": "application/json"}
+        )
         batch = _read(url)
     _check(batch)
     assert {item.url for item in batch.items} >= {f"{url}#1001:1", f"{url}#2002:1"}
