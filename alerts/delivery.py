@@ -324,7 +324,7 @@ def email_message(digest: StoredDigest, to: str, sender: str) -> EmailMessage:
     html, images = charts_from_html(digest.html)
     # The page's CSP allows cid: images; keep it, it also stops scripts in clients that honour it.
     message.add_alternative(html, subtype="html")
-    html_part = message.get_payload()[1]
+    html_part = list(message.iter_parts())[1]
     for cid, png in images:
         html_part.add_related(png, maintype="image", subtype="png", cid=f"<{cid}>", filename=f"{cid.split('.')[0]}.png")
     return message

@@ -345,7 +345,7 @@ def _charts(con: duckdb.DuckDBPyConnection, digest: Digest) -> list[Chart]:
     charts: list[Chart] = []
     if trend_values:
         line = (
-            alt.Chart(alt.Data(values=trend_values))
+            alt.Chart(alt.Data(values=trend_values))  # type: ignore[no-untyped-call]  # altair's Data is untyped
             .mark_line(point=alt.OverlayMarkDef(size=28), strokeWidth=2)
             .encode(
                 x=alt.X(
@@ -379,7 +379,7 @@ def _charts(con: duckdb.DuckDBPyConnection, digest: Digest) -> list[Chart]:
         for row in cells if not _is_parent(row["narrative"], window_present)
     ]
     if heat_values:
-        base = alt.Chart(alt.Data(values=heat_values)).encode(
+        base = alt.Chart(alt.Data(values=heat_values)).encode(  # type: ignore[no-untyped-call]  # altair's Data is untyped
             x=alt.X("lang:N", title="language", axis=alt.Axis(orient="top", labelAngle=0)),
             y=alt.Y("narrative:N", title=None, sort="ascending"),
         )
