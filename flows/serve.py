@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 
@@ -213,10 +213,11 @@ def build_deployments(
         digests = [DigestSchedule(name, cron, since) for name, cron, since in DEFAULT_DIGESTS]
     # A run due while the previous one of the same deployment still runs is skipped rather than queued.
     one_at_a_time = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
-    deployments = []
+    # Prefect's async_dispatch types to_deployment as "deployment or coroutine"; from sync code it is the deployment.
+    deployments: list[RunnerDeployment] = []
     for group, schedules in sorted(group_schedules(config.sources).items()):
         members = [s.id for s in config.sources if s.enabled and s.group == group]
-        deployments.append(scheduled_monitor.to_deployment(
+        deployments.append(cast("RunnerDeployment", scheduled_monitor.to_deployment(
             name=f"{stem}-{group}",
             schedules=[_schedule(s) for s in schedules],
             parameters={"sources_path": sources_path, "db_path": db_path, "group": group, "wait_seconds": wait_seconds},
@@ -225,9 +226,9 @@ def build_deployments(
             f"schedule: {', '.join(schedules) or 'manual'}.",
             tags=["pmon", "monitor", f"group:{group}", f"warehouse:{stem}"],
             entrypoint_type=EntrypointType.MODULE_PATH,
-        ))
+        )))
     for d in digests:
-        deployments.append(digest_flow.to_deployment(
+        deployments.append(cast("RunnerDeployment", digest_flow.to_deployment(
             name=f"{stem}-{d.name}",
             schedules=[_schedule(d.cron)],
             parameters={
@@ -238,7 +239,7 @@ def build_deployments(
             description=f"Digest of the last {d.since} of {db_path} (cron {d.cron!r}, UTC).",
             tags=["pmon", "digest", f"warehouse:{stem}"],
             entrypoint_type=EntrypointType.MODULE_PATH,
-        ))
+        )))
     return deployments
 
 
