@@ -215,7 +215,7 @@ def _register_plugins() -> None:
     import importlib
 
     for name in ("pmon.cli.language", "pmon.cli.models", "pmon.cli.narratives", "pmon.cli.alerts", "pmon.cli.operations",
-                 "pmon.cli.ui"):
+                 "pmon.cli.ui", "pmon.cli.links"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

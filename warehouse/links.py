@@ -1,0 +1,142 @@
+"""Message links in the warehouse: each new document joins a message group or starts one; nothing is re-linked.
+
+`update_message_links` is called by the monitor flow after a run's batches are stored (and by anyone who wants
+the links of a warehouse up to date). It reads the documents that have no link yet, compares them with the
+already-linked documents of their time window (whose document vectors are kept in `message_vectors`, so only the
+new ones are embedded) and writes one `message_links` row per new document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from pmon.classifiers.links import LinkDocument, LinkSettings, document_embeddings, link
+from pmon.schemas.documents import RawItem
+from pmon.warehouse.store import Warehouse, utcnow
+
+_COLUMNS = ("document_id", "group_id", "lang", "first_id", "first_lang", "first_source", "lag_hours", "score",
+            "linked_at", "run_id")
+
+
+def update_message_links(
+    warehouse: Warehouse, embed: Callable[[list[str]], np.ndarray], model: str, *,
+    settings: LinkSettings | None = None, run_id: str | None = None,
+) -> int:
+    """Link the documents that have no message group yet; returns how many were linked (0 when none are new).
+
+    Args:
+        warehouse: an open, writable warehouse.
+        embed: sentences → L2-normalised rows (the run's classifier's ``embed``, whose cache already holds the
+            new documents' sentences).
+        model: the encoder's name; earlier documents' vectors from another encoder are not compared.
+        settings: linker thresholds (default :class:`~pmon.classifiers.links.LinkSettings`).
+        run_id: recorded with the new rows.
+    """
+    settings = settings or LinkSettings()
+    con = warehouse.con
+    new = _rows(con.execute(
+        """SELECT d.id, d.title, d.text, coalesce(d.lang, 'und') AS lang,
+                  coalesce(d.published_at, d.fetched_at) AS published_at, d.source_id
+           FROM documents d ANTI JOIN message_links m ON m.document_id = d.id
+           ORDER BY published_at, d.id"""))
+    if not new:
+        return 0
+    window = timedelta(hours=settings.window_hours)
+    context = _rows(con.execute(
+        """SELECT d.id, d.title, d.text, coalesce(d.lang, 'und') AS lang,
+                  coalesce(d.published_at, d.fetched_at) AS published_at, d.source_id, m.group_id, v.vector
+           FROM message_links m JOIN documents d ON d.id = m.document_id
+           JOIN message_vectors v ON v.document_id = m.document_id AND v.model = ?
+           WHERE coalesce(d.published_at, d.fetched_at) BETWEEN ? AND ?""",
+        [model, new[0]["published_at"] - window, new[-1]["published_at"] + window]))
+    new_vectors = document_embeddings([_full_text(r) for r in new], embed)
+    vectors = np.vstack([new_vectors, *[np.asarray(r["vector"], dtype=np.float32)[None, :] for r in context]])
+    rows = new + context
+    documents = [LinkDocument(id=r["id"], text=_full_text(r), lang=r["lang"], published_at=r["published_at"],
+                              source=r["source_id"]) for r in rows]
+    memberships = link(documents, vectors, settings, known={r["id"]: r["group_id"] for r in context})
+
+    now = utcnow()
+    links = pa.table({
+        "document_id": [r["id"] for r in new],
+        "group_id": [memberships[r["id"]].group for r in new],
+        "lang": [r["lang"] for r in new],
+        "first_id": [r["id"] for r in new],  # refreshed below, over the whole group
+        "first_lang": pa.nulls(len(new), pa.string()),
+        "first_source": pa.nulls(len(new), pa.string()),
+        "lag_hours": [0.0] * len(new),
+        "score": pa.array([memberships[r["id"]].score for r in new], pa.float64()),
+        "linked_at": [now] * len(new),
+        "run_id": pa.array([run_id] * len(new), pa.string()),
+    })
+    flat = np.ascontiguousarray(new_vectors, dtype=np.float32)
+    vector_table = pa.table({
+        "document_id": [r["id"] for r in new],
+        "model": [model] * len(new),
+        "vector": pa.ListArray.from_arrays(
+            pa.array(np.arange(0, flat.size + 1, flat.shape[1], dtype=np.int32)), pa.array(flat.ravel())),
+    })
+    groups = sorted({memberships[r["id"]].group for r in new})
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.register("_new_links", links)
+        con.register("_new_vectors", vector_table)
+        con.execute(f"INSERT INTO message_links ({', '.join(_COLUMNS)}) SELECT {', '.join(_COLUMNS)} FROM _new_links")
+        con.execute("INSERT INTO message_vectors SELECT * FROM _new_vectors ON CONFLICT DO NOTHING")
+        _refresh_firsts(con, groups)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("_new_links")
+        con.unregister("_new_vectors")
+    return len(new)
+
+
+def _refresh_firsts(con: Any, groups: Sequence[str]) -> None:
+    """Set first_* and lag_hours of every member of these groups from their earliest member."""
+    con.execute(
+        """UPDATE message_links AS m SET first_id = f.first_id, first_lang = f.first_lang,
+                  first_source = f.first_source, lag_hours = f.lag_hours
+           FROM (
+               SELECT l.document_id,
+                      first_value(d.id ORDER BY t, d.id) OVER g AS first_id,
+                      first_value(coalesce(d.lang, 'und') ORDER BY t, d.id) OVER g AS first_lang,
+                      first_value(d.source_id ORDER BY t, d.id) OVER g AS first_source,
+                      round(epoch(t - min(t) OVER g) / 3600.0, 2) AS lag_hours
+               FROM message_links l
+               JOIN (SELECT id, lang, source_id, coalesce(published_at, fetched_at) AS t FROM documents) d
+                    ON d.id = l.document_id
+               WHERE l.group_id IN (SELECT unnest(?))
+               WINDOW g AS (PARTITION BY l.group_id)
+           ) f
+           WHERE m.document_id = f.document_id""",
+        [list(groups)],
+    )
+
+
+def message_groups(warehouse: Warehouse, document_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Stored links (all, or of these documents): document_id, group_id, lang, first_id, first_lang,
+    first_source, lag_hours, score."""
+    sql = ("SELECT document_id, group_id, lang, first_id, first_lang, first_source, lag_hours, score "
+           "FROM message_links")
+    params: list[Any] = []
+    if document_ids is not None:
+        sql += " WHERE document_id IN (SELECT unnest(?))"
+        params.append(list(document_ids))
+    return _rows(warehouse.con.execute(sql + " ORDER BY group_id, lag_hours, document_id", params))
+
+
+def _full_text(row: dict[str, Any]) -> str:
+    return RawItem(source_id=row["source_id"], title=row["title"], text=row["text"]).full_text
+
+
+def _rows(cursor: Any) -> list[dict[str, Any]]:
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
