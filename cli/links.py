@@ -16,7 +16,9 @@ from pmon.cli.options import fail
 from pmon.cli.output import err_console, make_console
 
 FileArgument = Annotated[Path | None, typer.Argument(help="JSONL file; '-' or nothing: standard input")]
-WindowOption = Annotated[float, typer.Option("--window-hours", min=1.0, help="documents further apart are never linked")]
+WindowOption = Annotated[
+    float, typer.Option("--window-hours", min=1.0, help="documents further apart are never linked")
+]
 
 
 class LinkInputError(ValueError):
@@ -65,7 +67,9 @@ def _record(line: str, need_group: bool) -> dict[str, Any]:
     try:
         published = datetime.fromisoformat(str(record.get("published_at", "")))
     except ValueError as exc:
-        raise LinkInputError(f"expected an ISO 'published_at' like 2027-01-10T08:00:00Z, got {record.get('published_at')!r}") from exc
+        raise LinkInputError(
+            f"expected an ISO 'published_at' like 2027-01-10T08:00:00Z, got {record.get('published_at')!r}"
+        ) from exc
     record["published_at"] = published if published.tzinfo else published.replace(tzinfo=UTC)
     return record
 
@@ -119,7 +123,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
 
     @eval_app.command("links")
     def eval_links(
-        gold: Annotated[Path, typer.Argument(help="JSONL {id, text, published_at, source, group}: one group per message")],
+        gold: Annotated[Path, typer.Argument(help="JSONL {id, text, published_at, source, group}, a group per message")],
         window_hours: WindowOption = 168.0,
         fmt: Annotated[EvalFormat, typer.Option("--format", help="table or json")] = EvalFormat.table,
     ) -> None:

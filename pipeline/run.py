@@ -191,6 +191,8 @@ def run_pipeline(
         crash_point("trends")
         with summary.stage("trends"):
             refreshed = refresh_trends(warehouse.con)
+        with summary.stage("links"):
+            _link_messages(warehouse, summary, classifier)
         if refreshed.changed:  # nothing stored or relabelled since the last evaluation: no alert can be new
             with summary.stage("alerts"):
                 _evaluate_alerts(warehouse, summary, classifier)
@@ -329,6 +331,20 @@ class AnalysisBatches:
         summary.documents_new += stored.documents
         summary.detections_new += stored.detections
         self.bar.advance(len(chunk))
+
+
+def _link_messages(warehouse: Warehouse, summary: RunSummary, classifier: Any) -> None:
+    """Group the new documents with their translations and reposts (`pmon.warehouse.links`); a failure is recorded,
+    never fatal to the run (the documents are stored; the next run links what this one could not)."""
+    from pmon.warehouse.links import update_message_links
+
+    try:
+        update_message_links(warehouse, classifier.embed, classifier.encoder.name, run_id=summary.run_id)
+    except Exception as exc:  # noqa: BLE001 - links must never cost the run its documents
+        rollback_if_open(warehouse.con)
+        message = f"links: {type(exc).__name__}: {str(exc)[:500]}"
+        summary.errors.append(message)
+        log.warning("message linking failed (the run's documents are stored): %s", message)
 
 
 def _evaluate_alerts(warehouse: Warehouse, summary: RunSummary, classifier: Any) -> None:

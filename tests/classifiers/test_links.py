@@ -58,7 +58,8 @@ def test_unrelated_documents_stay_alone() -> None:
     rng = np.random.default_rng(3)
     vectors = rng.normal(size=(60, 64)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    docs = [LinkDocument(id=str(i), text="", lang=LANGS[i % 6], published_at=T0 + timedelta(hours=i)) for i in range(60)]
+    docs = [LinkDocument(id=str(i), text="", lang=LANGS[i % 6], published_at=T0 + timedelta(hours=i))
+            for i in range(60)]
     assert all(m.score is None for m in link(docs, vectors).values())
 
 
