@@ -45,7 +45,8 @@ __all__ = [
 ]
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
-_KIND_ORDER = {AlertKind.spike: 0, AlertKind.spread: 1, AlertKind.emerging: 2, AlertKind.silence: 3}
+_KIND_ORDER = {AlertKind.spike: 0, AlertKind.spread: 1, AlertKind.release_spread: 2, AlertKind.emerging: 3,
+               AlertKind.silence: 4}
 _MAX_TREND_NARRATIVES = 6
 _CHART_SCALE = 1.5
 
@@ -446,6 +447,7 @@ def _context(digest: Digest) -> dict[str, Any]:
         "digest": digest,
         "alerts_by_kind": [(kind.value, [a for a in digest.alerts if a.kind is kind]) for kind in _KIND_ORDER],
         "kind_titles": {"spike": "Spikes", "spread": "Spread to a new language or source",
+                        "release_spread": "One message across languages (linked translations)",
                         "emerging": "Emerging groups of posts (no narrative yet)", "silence": "Sources gone quiet"},
     }
 

@@ -84,6 +84,7 @@ class AlertKind(StrEnum):
     spread = "spread"
     emerging = "emerging"
     silence = "silence"
+    release_spread = "release_spread"
 
 
 #: Where spikes are counted and first appearances looked for.
@@ -174,6 +175,12 @@ class AlertSettings(BaseSettings):
         default=3000, ge=10, description="the most recent unlabelled documents clustered (the cost is quadratic)"
     )
     evidence_per_alert: int = Field(default=5, ge=1, le=50, description="evidence documents stored with an alert")
+    release_min_langs: int = Field(
+        default=3, ge=2, description="release spread: languages one message (linked translations) must reach"
+    )
+    release_within_hours: float = Field(
+        default=72.0, gt=0, description="release spread: ... within this many hours of its first document"
+    )
 
 
 class Evidence(BaseModel):
@@ -302,6 +309,7 @@ def evaluate_alerts(
     candidates += _spread_alerts(con, settings, windows, now)
     candidates += _silence_alerts(con, settings, windows, now)
     candidates = _keep_most_specific(candidates)
+    candidates += _release_spread_alerts(con, settings, windows, now)
     if settings.emerging_enabled:
         candidates += _emerging_alerts(con, settings, windows, now, encoder)
     fresh = [alert for alert in candidates if not _already_alerted(con, alert)]
@@ -568,6 +576,38 @@ def _spread_alerts(con: duckdb.DuckDBPyConnection, s: AlertSettings, w: Windows,
                 evidence=_narrative_evidence(con, cell["narrative"], lang, source, w, s.evidence_per_alert),
                 created_at=now,
             ))
+    return alerts
+
+
+def _release_spread_alerts(
+    con: duckdb.DuckDBPyConnection, s: AlertSettings, w: Windows, now: datetime,
+) -> list[Alert]:
+    """One message (translations linked by `pmon.warehouse.links`) reaching many languages soon after it appeared;
+    its evidence is the first member in each language, earliest first."""
+    from pmon.warehouse.links import release_spreads
+
+    start, end = w.recent_bounds
+    alerts = []
+    spreads = release_spreads(con, start, end, within_hours=s.release_within_hours, min_langs=s.release_min_langs)
+    for message in spreads:
+        langs = message["langs"]
+        lags = ", ".join(f"{lang} +{lag:g} h" for lang, lag in langs.items())
+        alerts.append(Alert(
+            id=_alert_id(AlertKind.release_spread, message["group_id"]),
+            kind=AlertKind.release_spread, narrative=message["narrative"], lang=message["first_lang"],
+            source_id=message["first_source"], window_start=message["first_at"],
+            window_end=message["first_at"] + timedelta(hours=s.release_within_hours),
+            observed=float(len(langs)), score=float(len(langs)),
+            summary=(f"one message reached {len(langs)} languages within {s.release_within_hours:g} hours, first "
+                     f"in {message['first_lang']} from {message['first_source']}: {lags}"),
+            details={"group_id": message["group_id"], "first_id": message["first_id"], "lag_hours": langs,
+                     "within_hours": s.release_within_hours},
+            evidence=[Evidence(document_id=m["id"], source_id=m["source_id"], url=m["url"], title=m["title"],
+                               lang=m["lang"], published_at=m["published_at"],
+                               excerpt=_excerpt(m["text"]))
+                      for m in message["members"][: max(s.evidence_per_alert, len(langs))]],
+            created_at=now,
+        ))
     return alerts
 
 

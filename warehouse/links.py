@@ -9,7 +9,7 @@ new ones are embedded) and writes one `message_links` row per new document.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -140,3 +140,56 @@ def _full_text(row: dict[str, Any]) -> str:
 def _rows(cursor: Any) -> list[dict[str, Any]]:
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+
+
+def release_spreads(
+    warehouse_or_con: Warehouse | Any, start: datetime, end: datetime, *, within_hours: float, min_langs: int,
+) -> list[dict[str, Any]]:
+    """Messages first published in [start, end) that reached `min_langs` languages within `within_hours`.
+
+    Returns:
+        One dict per message, most languages first: group_id, first_id, first_lang, first_source, first_at,
+        narrative (the one detected on most of its members, None when none), langs ({lang: hours after the first
+        document until its first member in that language}) and members (document rows: id, source_id, url, title,
+        text, lang, published_at, lag_hours; the earliest per language).
+    """
+    con = getattr(warehouse_or_con, "con", warehouse_or_con)
+    groups = _rows(con.execute(
+        """WITH firsts AS (
+               SELECT m.group_id, any_value(m.first_id) AS first_id, any_value(m.first_lang) AS first_lang,
+                      any_value(m.first_source) AS first_source,
+                      any_value(coalesce(d.published_at, d.fetched_at)) AS first_at
+               FROM message_links m JOIN documents d ON d.id = m.first_id
+               GROUP BY m.group_id
+           ), reached AS (
+               SELECT group_id, lang, min(lag_hours) AS lag FROM message_links
+               WHERE lag_hours <= ? AND lang <> 'und' GROUP BY ALL
+           )
+           SELECT f.group_id, f.first_id, f.first_lang, f.first_source, f.first_at,
+                  map(list(r.lang ORDER BY r.lag, r.lang), list(r.lag ORDER BY r.lag, r.lang)) AS langs
+           FROM firsts f JOIN reached r ON r.group_id = f.group_id
+           WHERE f.first_at >= ? AND f.first_at < ?
+           GROUP BY ALL HAVING count(*) >= ?
+           ORDER BY count(*) DESC, f.first_at, f.group_id""",
+        [within_hours, start, end, min_langs]))
+    if not groups:
+        return []
+    ids = [g["group_id"] for g in groups]
+    members = _rows(con.execute(
+        """SELECT m.group_id, d.id, d.source_id, d.url, d.title, d.text, m.lang,
+                  coalesce(d.published_at, d.fetched_at) AS published_at, m.lag_hours
+           FROM message_links m JOIN documents d ON d.id = m.document_id
+           WHERE m.group_id IN (SELECT unnest(?)) AND m.lag_hours <= ?
+           QUALIFY row_number() OVER (PARTITION BY m.group_id, m.lang ORDER BY m.lag_hours, d.id) = 1
+           ORDER BY m.group_id, m.lag_hours, d.id""", [ids, within_hours]))
+    narratives = dict(con.execute(
+        """SELECT group_id, arg_max(narrative, n) FROM (
+               SELECT m.group_id, det.narrative, count(*) AS n
+               FROM message_links m JOIN detections det ON det.document_id = m.document_id
+               WHERE m.group_id IN (SELECT unnest(?)) GROUP BY ALL)
+           GROUP BY group_id""", [ids]).fetchall())
+    for g in groups:
+        g["langs"] = dict(g["langs"])
+        g["narrative"] = narratives.get(g["group_id"])
+        g["members"] = [m for m in members if m["group_id"] == g["group_id"]]
+    return groups
