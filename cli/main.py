@@ -93,24 +93,32 @@ def trends(
     variety: Annotated[
         str | None, typer.Option("--variety", help="only Persian documents of this variety: prs (Dari), pes, und")
     ] = None,
+    unit: Annotated[
+        str, typer.Option("--unit", help="document, or message: a release and its translations count once")
+    ] = "document",
     fmt: FormatOption = OutputFormat.table,
     wait: ReadWaitOption = DEFAULT_READ_WAIT,
 ) -> None:
-    """Documents and share per narrative × language × Persian variety × source × period."""
+    """Documents (or messages) and share per narrative × language × Persian variety × source × period."""
     from datetime import date
 
     from pmon.warehouse import TrendQuery, TrendQueryError, parse_since, query_trends
+    from pmon.warehouse.links import query_message_trends
 
     try:
         query = TrendQuery(
             by=tuple(part.strip() for part in by.split(",") if part.strip()), period=period,
             since=parse_since(since), until=date.fromisoformat(until) if until else None, variety=variety,
         )
+        if unit not in ("document", "message"):
+            raise TrendQueryError(f"--unit: expected document or message, got {unit!r}")
+        if unit == "message" and (variety or "variety" in query.by):
+            raise TrendQueryError("the Persian variety is counted per document: use --unit document with it")
         with reading(db, wait) as wh:
-            rows = query_trends(wh.con, query)
+            rows = query_trends(wh.con, query) if unit == "document" else query_message_trends(wh, query)
     except (TrendQueryError, ValueError) as exc:
         raise fail(str(exc)) from exc
-    emit(rows, fmt, title=f"trends by {by} per {period} since {since}")
+    emit(rows, fmt, title=f"trends ({unit}s) by {by} per {period} since {since}")
 
 
 @app.command()

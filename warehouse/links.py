@@ -18,6 +18,7 @@ import pyarrow as pa
 from pmon.classifiers.links import LinkDocument, LinkSettings, document_embeddings, link
 from pmon.schemas.documents import RawItem
 from pmon.warehouse.store import Warehouse, utcnow
+from pmon.warehouse.trends import DIMENSIONS, PERIODS, TrendQuery, TrendQueryError, TrendRows
 
 _COLUMNS = ("document_id", "group_id", "lang", "first_id", "first_lang", "first_source", "lag_hours", "score",
             "linked_at", "run_id")
@@ -193,3 +194,49 @@ def release_spreads(
         g["narrative"] = narratives.get(g["group_id"])
         g["members"] = [m for m in members if m["group_id"] == g["group_id"]]
     return groups
+
+
+def query_message_trends(warehouse_or_con: Warehouse | Any, q: TrendQuery) -> TrendRows:
+    """Like :func:`pmon.warehouse.query_trends`, counting messages instead of documents.
+
+    A message is a group of linked documents (a release and its translations and reposts; a document not linked
+    yet counts as its own message). A message counts once per period and combination of the dimensions: a
+    release translated into six languages is one message by narrative, and one message in each of six languages
+    by narrative and language. Reads documents, detections and links (not the daily aggregates), so it costs a
+    scan of the window's documents.
+
+    Returns:
+        Rows with `period`, the dimensions, `total` (messages of the period and language/source), `messages` and
+        `share`, ordered by period and dimensions.
+    """
+    con = getattr(warehouse_or_con, "con", warehouse_or_con)
+    if not con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = 'message_links'").fetchall():
+        raise TrendQueryError("this warehouse has no message links yet: the next `pmon run` adds them")
+    cols = [DIMENSIONS[d] for d in q.by]
+    base_cols = [c for c in cols if c != "narrative"]
+    period = f"CAST(date_trunc('{PERIODS[q.period]}', coalesce(d.published_at, d.fetched_at)) AS DATE)"
+    where = ["TRUE"]
+    params: list[Any] = []
+    if q.since is not None:
+        where.append("CAST(coalesce(d.published_at, d.fetched_at) AS DATE) >= ?")
+        params.append(q.since)
+    if q.until is not None:
+        where.append("CAST(coalesce(d.published_at, d.fetched_at) AS DATE) <= ?")
+        params.append(q.until)
+    docs = (f"SELECT {period} AS period, coalesce(m.group_id, d.id) AS message, coalesce(d.lang, 'und') AS lang, "
+            f"d.source_id, d.id FROM documents d LEFT JOIN message_links m ON m.document_id = d.id "
+            f"WHERE {' AND '.join(where)}")
+    keys = ", ".join(["period", *base_cols])
+    totals = f"SELECT {keys}, count(DISTINCT message) AS messages FROM docs GROUP BY ALL"
+    if "narrative" not in cols:
+        sql = (f"WITH docs AS ({docs}) SELECT {keys}, messages AS total, messages, CAST(1.0 AS DOUBLE) AS share "
+               f"FROM ({totals}) ORDER BY ALL")
+        return TrendRows(con.sql(sql, params=params).to_arrow_table())
+    counts = (f"SELECT period, {', '.join(cols)}, count(DISTINCT message) AS messages "
+              f"FROM docs JOIN (SELECT DISTINCT document_id, narrative FROM detections) det "
+              f"ON det.document_id = docs.id GROUP BY ALL")
+    join_on = " AND ".join(["c.period = t.period", *[f"c.{c} = t.{c}" for c in base_cols]])
+    sql = (f"WITH docs AS ({docs}) SELECT c.period, {', '.join('c.' + c for c in cols)}, t.messages AS total, "
+           f"c.messages, round(c.messages / t.messages, 4) AS share FROM ({counts}) c JOIN ({totals}) t "
+           f"ON {join_on} ORDER BY c.period, {', '.join('c.' + c for c in cols)}")
+    return TrendRows(con.sql(sql, params=params).to_arrow_table())

@@ -58,3 +58,34 @@ def test_fewer_languages_than_the_setting_do_not_alert(tmp_path: Path) -> None:
     with _warehouse(tmp_path / "w.duckdb") as wh:
         strict = AlertSettings(emerging_enabled=False, release_min_langs=5)
         assert [a for a in evaluate_alerts(wh.con, strict, now=NOW) if a.kind is AlertKind.release_spread] == []
+
+
+def test_trends_count_a_translated_release_once_per_language_as_a_message(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from pmon.cli.main import app
+    from pmon.schemas.detections import NarrativeScore
+    from pmon.warehouse import TrendQuery, query_trends, refresh_trends
+    from pmon.warehouse.links import query_message_trends
+
+    path = tmp_path / "w.duckdb"
+    with _warehouse(path) as wh:
+        later = [RawItem(source_id=source, text=f"{RELEASE}, second call ({lang}).",
+                         published_at=NOW - timedelta(hours=lag)) for lang, source, lag in COPIES[:3]]
+        languages = [LanguageResult(lang=lang, script="Latn", confidence=1.0) for lang, _, _ in COPIES[:3]]
+        detected = [Classification(narratives=[NarrativeScore(id="governance", score=0.9)])] * 3
+        wh.store_batch(later, languages, detected, "run2", "test")
+        update_message_links(wh, _bag_of_words, "bow", settings=LinkSettings(background_cosine=0.0, min_margin=1.0))
+        refresh_trends(wh.con)
+        query = TrendQuery(by=("narrative",), period="month", since=NOW.date() - timedelta(days=30))
+        assert [r["documents"] for r in query_trends(wh.con, query)] == [3]
+        assert [r["messages"] for r in query_message_trends(wh, query)] == [1]
+        by_lang = query_message_trends(wh, TrendQuery(by=("lang",), period="month", since=query.since))
+        assert {r["lang"]: r["messages"] for r in by_lang} == {"en": 1, "tg": 1, "fa": 1, "ps": 1, "ug": 2}
+
+    result = CliRunner().invoke(app, ["trends", "--db", str(path), "--by", "narrative", "--period", "month",
+                                      "--since", "2026-12-20", "--unit", "message", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert [r["messages"] for r in json.loads(result.stdout)] == [1]
