@@ -7,13 +7,12 @@ from pathlib import Path
 
 from pmon.alerts.digest import build_digest, render_markdown
 from pmon.alerts.rules import AlertKind, AlertSettings, evaluate_alerts
-from pmon.classifiers.links import LinkSettings
 from pmon.schemas.detections import Classification
 from pmon.schemas.documents import RawItem
 from pmon.schemas.language import LanguageResult
 from pmon.warehouse import Warehouse
 from pmon.warehouse.links import update_message_links
-from tests.warehouse.test_links_store import _bag_of_words
+from tests.warehouse.test_links_store import BOW, _bag_of_words
 
 NOW = datetime(2027, 1, 14, 12, 0)
 RELEASE = "The district council announces a winter charity drive for warm clothes and flour at the school"
@@ -34,7 +33,7 @@ def _warehouse(path: Path) -> Warehouse:
     languages = [LanguageResult(lang=lang, script="Latn", confidence=1.0) for lang, _, _ in COPIES]
     languages.append(LanguageResult(lang="ug", script="Latn", confidence=1.0))
     wh.store_batch(items, languages, [Classification() for _ in items], "run1", "test")
-    update_message_links(wh, _bag_of_words, "bow", settings=LinkSettings(background_cosine=0.0, min_margin=1.0))
+    update_message_links(wh, _bag_of_words, "bow", settings=BOW)
     return wh
 
 
@@ -77,7 +76,7 @@ def test_trends_count_a_translated_release_once_per_language_as_a_message(tmp_pa
         languages = [LanguageResult(lang=lang, script="Latn", confidence=1.0) for lang, _, _ in COPIES[:3]]
         detected = [Classification(narratives=[NarrativeScore(id="governance", score=0.9)])] * 3
         wh.store_batch(later, languages, detected, "run2", "test")
-        update_message_links(wh, _bag_of_words, "bow", settings=LinkSettings(background_cosine=0.0, min_margin=1.0))
+        update_message_links(wh, _bag_of_words, "bow", settings=BOW)
         refresh_trends(wh.con)
         query = TrendQuery(by=("narrative",), period="month", since=NOW.date() - timedelta(days=30))
         assert [r["documents"] for r in query_trends(wh.con, query)] == [3]

@@ -42,7 +42,7 @@ def _bag_of_words(sentences: list[str]) -> np.ndarray:
     return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-9)
 
 
-BOW = LinkSettings(background_cosine=0.0, min_cosine=0.6, min_margin=1.0)
+BOW = LinkSettings(background_cosine=0.0, min_cosine=0.6, min_margin=1.0, same_lang_min_cosine=0.9)
 POSTS = [
     {"id": "a1", "source": "s1", "published_at": "2027-01-10T08:00:00Z",
      "text": "The district council announces a winter charity drive for warm clothes and flour at the school."},
@@ -118,3 +118,25 @@ def test_synthetic_releases_are_linked_incrementally_with_the_real_encoder(tmp_p
         members = {r["id"] for r in records if r["group"] == release}
         assert members in groups.values(), (release, groups)
     assert links["r3-ug"]["first_id"] == links["r3-en"]["document_id"] and links["r3-ug"]["first_lang"] == "en"
+
+
+@pytest.mark.slow
+def test_the_monitor_flow_links_every_document_once(
+    demo_media: tuple[Path, str], demo_warehouse: Path, tmp_path: Path,
+) -> None:
+    import shutil
+
+    from pmon.flows.monitor import run_monitor
+
+    db = tmp_path / "again.duckdb"
+    shutil.copy(demo_warehouse, db)
+
+    def links() -> tuple[int, dict[str, object]]:
+        with Warehouse.open(db, read_only=True) as wh:
+            rows = dict(wh.con.execute("SELECT document_id, linked_at FROM message_links").fetchall())
+            return wh.count("documents"), rows
+
+    documents, before = links()
+    assert documents > 0 and len(before) == documents
+    run_monitor(demo_media[0] / "sources.yaml", db)
+    assert links() == (documents, before)  # the second run linked nothing again
