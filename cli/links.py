@@ -78,7 +78,7 @@ def link_records(records: list[dict[str, Any]], window_hours: float) -> list[dic
     """Detect each record's language, embed it with the project's encoder and link; one result per record."""
     from pmon.classifiers.encoders import load_encoder
     from pmon.classifiers.langid import detect_document
-    from pmon.classifiers.links import LinkDocument, LinkSettings, document_embeddings, link
+    from pmon.classifiers.links import LinkDocument, LinkSettings, document_embeddings, link, sentence_embeddings
 
     if len({str(r["id"]) for r in records}) != len(records):
         raise LinkInputError("ids must be unique")
@@ -88,8 +88,9 @@ def link_records(records: list[dict[str, Any]], window_hours: float) -> list[dic
         for r in records
     ]
     encoder = load_encoder()
-    vectors = document_embeddings([d.text for d in documents], encoder.encode, dim=encoder.dim)
-    memberships = link(documents, vectors, LinkSettings(window_hours=window_hours))
+    sentences = sentence_embeddings([d.text for d in documents], encoder.encode, dim=encoder.dim)
+    memberships = link(documents, document_embeddings(sentences=sentences), LinkSettings(window_hours=window_hours),
+                       sentences=sentences)
     return [
         {"id": r["id"], "group": memberships[d.id].group, "lang": d.lang, "first_id": memberships[d.id].first_id,
          "lag_hours": memberships[d.id].lag_hours}

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from pmon.classifiers.links import LinkDocument, LinkSettings, document_embeddings, link
+from pmon.classifiers.links import LinkDocument, LinkSettings, document_embeddings, link, sentence_embeddings
 from pmon.schemas.documents import RawItem
 from pmon.warehouse.store import Warehouse, utcnow
 from pmon.warehouse.trends import DIMENSIONS, PERIODS, TrendQuery, TrendQueryError, TrendRows
@@ -50,17 +50,22 @@ def update_message_links(
     window = timedelta(hours=settings.window_hours)
     context = _rows(con.execute(
         """SELECT d.id, d.title, d.text, coalesce(d.lang, 'und') AS lang,
-                  coalesce(d.published_at, d.fetched_at) AS published_at, d.source_id, m.group_id, v.vector
+                  coalesce(d.published_at, d.fetched_at) AS published_at, d.source_id, m.group_id, v.vector,
+                  v.sentences
            FROM message_links m JOIN documents d ON d.id = m.document_id
            JOIN message_vectors v ON v.document_id = m.document_id AND v.model = ?
            WHERE coalesce(d.published_at, d.fetched_at) BETWEEN ? AND ?""",
         [model, new[0]["published_at"] - window, new[-1]["published_at"] + window]))
-    new_vectors = document_embeddings([_full_text(r) for r in new], embed)
+    new_sentences = sentence_embeddings([_full_text(r) for r in new], embed)
+    new_vectors = document_embeddings(sentences=new_sentences)
+    dim = new_vectors.shape[1]
     vectors = np.vstack([new_vectors, *[np.asarray(r["vector"], dtype=np.float32)[None, :] for r in context]])
+    sentences = [*new_sentences, *[np.asarray(r["sentences"], dtype=np.float32).reshape(-1, dim) for r in context]]
     rows = new + context
     documents = [LinkDocument(id=r["id"], text=_full_text(r), lang=r["lang"], published_at=r["published_at"],
                               source=r["source_id"]) for r in rows]
-    memberships = link(documents, vectors, settings, known={r["id"]: r["group_id"] for r in context})
+    memberships = link(documents, vectors, settings, known={r["id"]: r["group_id"] for r in context},
+                       sentences=sentences)
 
     now = utcnow()
     links = pa.table({
@@ -76,11 +81,14 @@ def update_message_links(
         "run_id": pa.array([run_id] * len(new), pa.string()),
     })
     flat = np.ascontiguousarray(new_vectors, dtype=np.float32)
+    sentence_rows = np.concatenate(new_sentences).astype(np.float32)
+    sentence_offsets = np.cumsum([0, *(len(rows_) * dim for rows_ in new_sentences)]).astype(np.int32)
     vector_table = pa.table({
         "document_id": [r["id"] for r in new],
         "model": [model] * len(new),
         "vector": pa.ListArray.from_arrays(
             pa.array(np.arange(0, flat.size + 1, flat.shape[1], dtype=np.int32)), pa.array(flat.ravel())),
+        "sentences": pa.ListArray.from_arrays(pa.array(sentence_offsets), pa.array(sentence_rows.ravel())),
     })
     groups = sorted({memberships[r["id"]].group for r in new})
     con.execute("BEGIN TRANSACTION")

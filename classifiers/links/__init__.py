@@ -25,6 +25,7 @@ from pmon.classifiers.links.linker import (
     document_embeddings,
     link,
     numbers_in,
+    sentence_embeddings,
 )
 from pmon.classifiers.links.evaluate import PairScores, pair_scores
 
@@ -37,4 +38,5 @@ __all__ = [
     "link",
     "numbers_in",
     "pair_scores",
+    "sentence_embeddings",
 ]

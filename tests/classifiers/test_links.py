@@ -11,7 +11,15 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from pmon.classifiers.links import LinkDocument, LinkSettings, document_embeddings, link, numbers_in, pair_scores
+from pmon.classifiers.links import (
+    LinkDocument,
+    LinkSettings,
+    document_embeddings,
+    link,
+    numbers_in,
+    pair_scores,
+    sentence_embeddings,
+)
 
 RELEASES = Path(__file__).parents[1] / "fixtures" / "links" / "releases.jsonl"
 T0 = datetime(2027, 1, 10, tzinfo=UTC)
@@ -117,7 +125,8 @@ def test_synthetic_releases_link_across_six_languages_and_distractors_stay_out_o
                          published_at=datetime.fromisoformat(r["published_at"]), source=r["source"]) for r in records]
     assert {d.lang for d in docs} == set(LANGS)
     encoder = load_encoder()
-    memberships = link(docs, document_embeddings([d.text for d in docs], encoder.encode))
+    sentences = sentence_embeddings([d.text for d in docs], encoder.encode)
+    memberships = link(docs, document_embeddings(sentences=sentences), sentences=sentences)
     groups: dict[str, set[str]] = {}
     for doc_id, membership in memberships.items():
         groups.setdefault(membership.group, set()).add(doc_id)

@@ -18,5 +18,6 @@ CREATE TABLE message_links (
 CREATE TABLE message_vectors (
     document_id VARCHAR PRIMARY KEY,
     model VARCHAR NOT NULL,         -- vectors of different encoders are never compared
-    vector FLOAT[] NOT NULL
+    vector FLOAT[] NOT NULL,        -- the document's: mean of its sentences, L2-normalised
+    sentences FLOAT[] NOT NULL      -- its sentences' vectors, one after another (the alignment term)
 );
