@@ -31,8 +31,9 @@ from pmon.classifiers.links import LinkDocument, link  # noqa: E402
 LANGS = ("en", "tg", "uz", "fa", "ps", "ug")
 
 
-def stream(n: int, per_day: float, dim: int, seed: int) -> tuple[list[LinkDocument], np.ndarray]:
-    """`n` documents at `per_day` a day: messages in one to six languages, each a base vector plus noise."""
+def stream(n: int, per_day: float, dim: int, seed: int) -> tuple[list[LinkDocument], np.ndarray, list[np.ndarray]]:
+    """`n` documents at `per_day` a day: messages in one to six languages, each a base vector plus noise, and
+    three sentence vectors per document around it."""
     rng = np.random.default_rng(seed)
     t0 = datetime(2027, 1, 1, tzinfo=UTC)
     docs: list[LinkDocument] = []
@@ -46,7 +47,10 @@ def stream(n: int, per_day: float, dim: int, seed: int) -> tuple[list[LinkDocume
                                      published_at=t0 + timedelta(hours=hours + float(rng.uniform(0, 48)))))
             rows.append(base + 0.35 * rng.normal(size=dim))
     vectors = np.array(rows, dtype=np.float32)
-    return docs, vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    sentences = vectors[:, None, :] + 0.5 * rng.normal(size=(n, 3, dim)).astype(np.float32) / np.sqrt(dim)
+    sentences /= np.linalg.norm(sentences, axis=2, keepdims=True)
+    return docs, vectors, list(sentences)
 
 
 def main() -> None:
@@ -58,10 +62,10 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     results = []
     for n in (int(s) for s in args.sizes.split(",")):
-        docs, vectors = stream(n, args.per_day, args.dim, seed=n)
+        docs, vectors, sentences = stream(n, args.per_day, args.dim, seed=n)
         start = time.process_time()
         wall = time.perf_counter()
-        memberships = link(docs, vectors)
+        memberships = link(docs, vectors, sentences=sentences)
         cpu = time.process_time() - start
         wall = time.perf_counter() - wall
         groups = len({m.group for m in memberships.values()})

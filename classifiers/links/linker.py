@@ -126,6 +126,9 @@ def document_embeddings(
     return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
 
+#: Rows compared at once: 1,024 × a window of ~20,000 documents is an 80 MB similarity matrix.
+_ROWS_PER_CHUNK = 1024
+
 _DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
 _NUMBER = re.compile(r"\d+(?:[.,٫٬]\d+)*")
 
@@ -201,7 +204,6 @@ def _neighbourhoods(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per document and language: mean of the k nearest cosines (padded), the nearest one and its cosine."""
     n = len(hours)
-    k = settings.k
     knn = np.full((n, n_langs), settings.background_cosine, dtype=np.float64)
     best = np.full((n, n_langs), -1, dtype=np.int64)
     best_cos = np.full((n, n_langs), -np.inf, dtype=np.float64)
@@ -210,27 +212,35 @@ def _neighbourhoods(
     starts = np.searchsorted(block, np.arange(block[-1] + 2))
     vectors = np.ascontiguousarray(embeddings, dtype=np.float32)
     for b in range(block[-1] + 1):
-        rows = order[starts[b]:starts[b + 1]]
-        if not len(rows):
-            continue
         # A window-wide block meets only itself and its neighbours: nothing further can be within the window.
         cols = order[starts[max(b - 1, 0)]:starts[min(b + 2, block[-1] + 1)]]
-        sims = vectors[rows] @ vectors[cols].T
-        too_far = np.abs(hours[rows][:, None] - hours[cols][None, :]) > settings.window_hours
-        sims[too_far | (rows[:, None] == cols[None, :])] = -np.inf
-        for lang in np.unique(lang_of[cols]):
-            in_lang = lang_of[cols] == lang
-            sub = sims[:, in_lang]
-            top = min(k, sub.shape[1])
-            nearest = -np.partition(-sub, top - 1, axis=1)[:, :top]
-            nearest = np.where(np.isfinite(nearest), nearest, settings.background_cosine)
-            padded = np.concatenate([nearest, np.full((len(rows), k - top), settings.background_cosine)], axis=1)
-            knn[rows, lang] = padded.mean(axis=1)
-            arg = sub.argmax(axis=1)
-            found = np.isfinite(sub[np.arange(len(rows)), arg])
-            best[rows[found], lang] = cols[in_lang][arg[found]]
-            best_cos[rows[found], lang] = sub[np.arange(len(rows)), arg][found]
+        for chunk in range(starts[b], starts[b + 1], _ROWS_PER_CHUNK):  # bounds the similarity matrix's memory
+            rows = order[chunk:min(chunk + _ROWS_PER_CHUNK, starts[b + 1])]
+            _update_rows(rows, cols, vectors, hours, lang_of, settings, knn, best, best_cos)
     return knn, best, best_cos
+
+
+def _update_rows(
+    rows: np.ndarray, cols: np.ndarray, vectors: np.ndarray, hours: np.ndarray, lang_of: np.ndarray,
+    settings: LinkSettings, knn: np.ndarray, best: np.ndarray, best_cos: np.ndarray,
+) -> None:
+    """Fill `knn`, `best` and `best_cos` for `rows`, comparing them with `cols`."""
+    k = settings.k
+    sims = vectors[rows] @ vectors[cols].T
+    too_far = np.abs(hours[rows][:, None] - hours[cols][None, :]) > settings.window_hours
+    sims[too_far | (rows[:, None] == cols[None, :])] = -np.inf
+    for lang in np.unique(lang_of[cols]):
+        in_lang = lang_of[cols] == lang
+        sub = sims[:, in_lang]
+        top = min(k, sub.shape[1])
+        nearest = -np.partition(-sub, top - 1, axis=1)[:, :top]
+        nearest = np.where(np.isfinite(nearest), nearest, settings.background_cosine)
+        padded = np.concatenate([nearest, np.full((len(rows), k - top), settings.background_cosine)], axis=1)
+        knn[rows, lang] = padded.mean(axis=1)
+        arg = sub.argmax(axis=1)
+        found = np.isfinite(sub[np.arange(len(rows)), arg])
+        best[rows[found], lang] = cols[in_lang][arg[found]]
+        best_cos[rows[found], lang] = sub[np.arange(len(rows)), arg][found]
 
 
 def _groups(
