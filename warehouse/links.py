@@ -26,7 +26,7 @@ _COLUMNS = ("document_id", "group_id", "lang", "first_id", "first_lang", "first_
 
 def update_message_links(
     warehouse: Warehouse, embed: Callable[[list[str]], np.ndarray], model: str, *,
-    settings: LinkSettings | None = None, run_id: str | None = None,
+    settings: LinkSettings | None = None, run_id: str | None = None, backlog_days: float | None = 14.0,
 ) -> int:
     """Link the documents that have no message group yet; returns how many were linked (0 when none are new).
 
@@ -37,6 +37,9 @@ def update_message_links(
         model: the encoder's name; earlier documents' vectors from another encoder are not compared.
         settings: linker thresholds (default :class:`~pmon.classifiers.links.LinkSettings`).
         run_id: recorded with the new rows.
+        backlog_days: unlinked documents fetched longer ago than this are left alone: runs do not keep sentence
+            embeddings in the warehouse, so linking a whole upgraded warehouse would embed every old document
+            again. None links all of them.
     """
     settings = settings or LinkSettings()
     con = warehouse.con
@@ -44,7 +47,9 @@ def update_message_links(
         """SELECT d.id, d.title, d.text, coalesce(d.lang, 'und') AS lang,
                   coalesce(d.published_at, d.fetched_at) AS published_at, d.source_id
            FROM documents d ANTI JOIN message_links m ON m.document_id = d.id
-           ORDER BY published_at, d.id"""))
+           WHERE ? IS NULL OR d.fetched_at >= ?
+           ORDER BY published_at, d.id""",
+        [None if backlog_days is None else 1, utcnow() - timedelta(days=backlog_days or 0)]))
     if not new:
         return 0
     window = timedelta(hours=settings.window_hours)

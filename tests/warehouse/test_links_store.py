@@ -140,3 +140,10 @@ def test_the_monitor_flow_links_every_document_once(
     assert documents > 0 and len(before) == documents
     run_monitor(demo_media[0] / "sources.yaml", db)
     assert links() == (documents, before)  # the second run linked nothing again
+
+
+def test_documents_older_than_the_backlog_are_left_unlinked(tmp_path: Path) -> None:
+    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+        _store(wh, POSTS, "run1")
+        assert update_message_links(wh, _bag_of_words, "bow", settings=BOW, backlog_days=0) == 0
+        assert update_message_links(wh, _bag_of_words, "bow", settings=BOW, backlog_days=None) == 3
