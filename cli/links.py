@@ -124,7 +124,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
 
     @eval_app.command("links")
     def eval_links(
-        gold: Annotated[Path, typer.Argument(help="JSONL {id, text, published_at, source, group}, a group per message")],
+        gold: Annotated[Path, typer.Argument(help="JSONL {id, text, published_at, source, group} per line")],
         window_hours: WindowOption = 168.0,
         fmt: Annotated[EvalFormat, typer.Option("--format", help="table or json")] = EvalFormat.table,
     ) -> None:

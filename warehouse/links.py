@@ -100,7 +100,8 @@ def update_message_links(
     try:
         con.register("_new_links", links)
         con.register("_new_vectors", vector_table)
-        con.execute(f"INSERT INTO message_links ({', '.join(_COLUMNS)}) SELECT {', '.join(_COLUMNS)} FROM _new_links")
+        columns = ", ".join(_COLUMNS)
+        con.execute(f"INSERT INTO message_links ({columns}) SELECT {columns} FROM _new_links")  # noqa: S608 - constants
         con.execute("INSERT INTO message_vectors SELECT * FROM _new_vectors ON CONFLICT DO NOTHING")
         _refresh_firsts(con, groups)
         con.execute("COMMIT")
@@ -148,7 +149,7 @@ def message_groups(warehouse: Warehouse, document_ids: Sequence[str] | None = No
 
 
 def _full_text(row: dict[str, Any]) -> str:
-    return RawItem(source_id=row["source_id"], title=row["title"], text=row["text"]).full_text
+    return str(RawItem(source_id=row["source_id"], title=row["title"], text=row["text"]).full_text)
 
 
 def _rows(cursor: Any) -> list[dict[str, Any]]:
@@ -236,20 +237,20 @@ def query_message_trends(warehouse_or_con: Warehouse | Any, q: TrendQuery) -> Tr
     if q.until is not None:
         where.append("CAST(coalesce(d.published_at, d.fetched_at) AS DATE) <= ?")
         params.append(q.until)
-    docs = (f"SELECT {period} AS period, coalesce(m.group_id, d.id) AS message, coalesce(d.lang, 'und') AS lang, "
+    docs = (f"SELECT {period} AS period, coalesce(m.group_id, d.id) AS message, coalesce(d.lang, 'und') AS lang, "  # noqa: S608 - names from DIMENSIONS
             f"d.source_id, d.id FROM documents d LEFT JOIN message_links m ON m.document_id = d.id "
             f"WHERE {' AND '.join(where)}")
     keys = ", ".join(["period", *base_cols])
-    totals = f"SELECT {keys}, count(DISTINCT message) AS messages FROM docs GROUP BY ALL"
+    totals = f"SELECT {keys}, count(DISTINCT message) AS messages FROM docs GROUP BY ALL"  # noqa: S608 - DIMENSIONS
     if "narrative" not in cols:
-        sql = (f"WITH docs AS ({docs}) SELECT {keys}, messages AS total, messages, CAST(1.0 AS DOUBLE) AS share "
+        sql = (f"WITH docs AS ({docs}) SELECT {keys}, messages AS total, messages, CAST(1.0 AS DOUBLE) AS share "  # noqa: S608 - names from DIMENSIONS
                f"FROM ({totals}) ORDER BY ALL")
         return TrendRows(con.sql(sql, params=params).to_arrow_table())
-    counts = (f"SELECT period, {', '.join(cols)}, count(DISTINCT message) AS messages "
+    counts = (f"SELECT period, {', '.join(cols)}, count(DISTINCT message) AS messages "  # noqa: S608 - names from DIMENSIONS
               f"FROM docs JOIN (SELECT DISTINCT document_id, narrative FROM detections) det "
               f"ON det.document_id = docs.id GROUP BY ALL")
     join_on = " AND ".join(["c.period = t.period", *[f"c.{c} = t.{c}" for c in base_cols]])
-    sql = (f"WITH docs AS ({docs}) SELECT c.period, {', '.join('c.' + c for c in cols)}, t.messages AS total, "
+    sql = (f"WITH docs AS ({docs}) SELECT c.period, {', '.join('c.' + c for c in cols)}, t.messages AS total, "  # noqa: S608 - names from DIMENSIONS
            f"c.messages, round(c.messages / t.messages, 4) AS share FROM ({counts}) c JOIN ({totals}) t "
            f"ON {join_on} ORDER BY c.period, {', '.join('c.' + c for c in cols)}")
     return TrendRows(con.sql(sql, params=params).to_arrow_table())

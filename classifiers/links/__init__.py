@@ -18,6 +18,7 @@ time blocks and each block meets itself and the next), so the cost grows with th
 of one window, linearly with the length of the stream.
 """
 
+from pmon.classifiers.links.evaluate import PairScores, pair_scores
 from pmon.classifiers.links.linker import (
     LinkDocument,
     LinkSettings,
@@ -27,7 +28,6 @@ from pmon.classifiers.links.linker import (
     numbers_in,
     sentence_embeddings,
 )
-from pmon.classifiers.links.evaluate import PairScores, pair_scores
 
 __all__ = [
     "LinkDocument",

@@ -122,8 +122,9 @@ def document_embeddings(
         sentences = sentence_embeddings(texts, embed, dim=dim)
     if not len(sentences):
         return np.zeros((0, dim or 0), dtype=np.float32)
-    out = np.stack([rows.mean(axis=0) for rows in sentences]).astype(np.float32)
-    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+    out: np.ndarray = np.stack([rows.mean(axis=0) for rows in sentences]).astype(np.float32)
+    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+    return out
 
 
 #: Rows compared at once: 1,024 × a window of ~20,000 documents is an 80 MB similarity matrix.

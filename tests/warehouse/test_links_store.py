@@ -38,16 +38,18 @@ def _bag_of_words(sentences: list[str]) -> np.ndarray:
     rows = np.zeros((len(sentences), 256), dtype=np.float32)
     for i, sentence in enumerate(sentences):
         for word in sentence.lower().split():
-            rows[i, int(hashlib.md5(word.encode()).hexdigest(), 16) % 256] += 1.0
+            rows[i, int(hashlib.sha256(word.encode()).hexdigest(), 16) % 256] += 1.0
     return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-9)
 
 
-BOW = LinkSettings(background_cosine=0.0, min_cosine=0.6, min_margin=1.0, same_lang_min_cosine=0.9)
+BOW = LinkSettings(background_cosine=0.0, min_cosine=0.6, min_margin=1.0, same_lang_min_cosine=0.9,
+                   align_weight=0.0)
 POSTS = [
     {"id": "a1", "source": "s1", "published_at": "2027-01-10T08:00:00Z",
      "text": "The district council announces a winter charity drive for warm clothes and flour at the school."},
     {"id": "a2", "source": "s2", "published_at": "2027-01-10T12:00:00Z",
-     "text": "Reposted: the district council announces a winter charity drive for warm clothes and flour at the school."},
+     "text": "Reposted: the district council announces a winter charity drive for warm clothes and flour at the "
+             "school."},
     {"id": "b1", "source": "s1", "published_at": "2027-01-11T08:00:00Z",
      "text": "Farmers asked the administration to repair the second pump before the cotton season begins."},
 ]
