@@ -167,3 +167,16 @@ def test_eval_links_refuses_a_bad_gold_file_in_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "line 1: expected a 'group'" in result.output and "(and 1 more bad lines)" in result.output
     assert "Traceback" not in result.output
+
+
+def test_link_reports_each_bad_line_by_number(tmp_path: Path) -> None:
+    from pmon.cli.main import app
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "text": "hello"}\nnot json\n{"id": "b", "text": "", "published_at": "2027-01-01"}\n',
+                   encoding="utf-8")
+    result = CliRunner().invoke(app, ["link", str(bad)])
+    assert result.exit_code == 1 and result.stdout == ""
+    assert "line 1: expected an ISO 'published_at'" in result.stderr
+    assert "line 2: invalid JSON" in result.stderr and "line 3: expected a non-empty string 'text'" in result.stderr
+    assert "Traceback" not in result.output
