@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import os
 import signal
@@ -578,8 +579,11 @@ def serve_in_process(
                     if stop.event.wait(max(0.0, (when - datetime.now(UTC)).total_seconds())):
                         break
                     # In a worker thread: Prefect's flow engine swaps SIGTERM for its own handler (a run killed
-                    # as "crashed") only when it runs in the main thread, which keeps ours here.
-                    line = runner.submit(run_job, job)
+                    # as "crashed") only when it runs in the main thread, which keeps ours here. The thread runs
+                    # in a copy of this context: Prefect's settings (the API URL above) live in a context
+                    # variable, and without them a run starts its own ephemeral API server, a child process
+                    # that a SIGTERM to serve's process group kills under the run in flight.
+                    line = runner.submit(contextvars.copy_context().run, run_job, job)
                     while True:
                         try:
                             say(line.result(timeout=0.5))

@@ -312,3 +312,29 @@ def test_pmon_serve_finishes_the_run_in_flight_on_a_signal(tmp_path: Path, signu
     assert "Traceback" not in err and "Crash detected" not in err, err[-3000:]
     with Warehouse.open(db, read_only=True) as wh:
         assert wh.con.execute("SELECT status, documents_new FROM runs").fetchall() == [("completed", 3)]
+
+
+def test_runs_see_the_prefect_api_serve_uses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run in serve's worker thread talks to serve's Prefect API, not to an ephemeral server of its own.
+
+    Found by benchmarks/soak.py: the thread lost Prefect's settings context, so each run started an ephemeral API
+    server as a child process, which a SIGTERM to serve's process group killed under the run in flight.
+    """
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from pmon.flows import serve
+
+    seen: list[str | None] = []
+
+    def record(job: serve.ScheduledJob) -> str:
+        seen.append(serve._api_url())
+        os.kill(os.getpid(), signal.SIGTERM)  # serve's handler: stop after this run
+        return "ran"
+
+    monkeypatch.setattr(serve, "run_job", record)
+    job = serve.ScheduledJob("monitor", "news", ("1s",), {})
+    lines: list[str] = []
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}):
+        serve.serve_in_process([job], prefect_server=False, say=lines.append)
+    assert seen == ["http://127.0.0.1:9/api"]
+    assert lines[-2:] == ["ran", "stopped"]
