@@ -14,7 +14,15 @@ from pmon.alerts.delivery import (
 )
 from pmon.alerts.digest import Digest, build_digest, defang, escape_markdown, render_html, render_markdown, write_digest
 from pmon.alerts.publish import PublishReport, publish_digest
-from pmon.alerts.rules import Alert, AlertKind, AlertSettings, Evidence, binomial_upper_tail, evaluate_alerts, list_alerts
+from pmon.alerts.rules import (
+    Alert,
+    AlertKind,
+    AlertSettings,
+    Evidence,
+    binomial_upper_tail,
+    evaluate_alerts,
+    list_alerts,
+)
 
 __all__ = [
     "Alert",

@@ -22,7 +22,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 sources_app = typer.Typer(help="List and validate sources files.", no_args_is_help=True)
-eval_app = typer.Typer(help="Measure language identification and narrative classification on gold files.", no_args_is_help=True)
+eval_app = typer.Typer(help="Measure language identification and narrative classification on gold files.",
+                       no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
 app.add_typer(eval_app, name="eval")
 
@@ -36,7 +37,9 @@ def run(
     db: DbOption = DEFAULT_DB,
     only: Annotated[list[str] | None, typer.Option("--only", help="run only these source ids")] = None,
     group: Annotated[str | None, typer.Option("--group", help="run only this source group")] = None,
-    wait: Annotated[float, typer.Option("--wait", help="seconds to wait for another run on the same warehouse")] = 600.0,
+    wait: Annotated[
+        float, typer.Option("--wait", help="seconds to wait for another run on the same warehouse")
+    ] = 600.0,
     dask: Annotated[
         str | None, typer.Option("--dask", help="run tasks on a Dask cluster: its scheduler address, or 'local'")
     ] = None,
@@ -64,7 +67,8 @@ def _print_summary(summary: RunSummary, fmt: OutputFormat) -> None:
     emit(record["sources"], OutputFormat.table, title=f"run {record['run_id'][:8]}: {record['status']}",
          columns=["source_id", "fetched", "new", "duplicates", "held_back", "quarantined", "not_modified", "error"])
     console.print(
-        f"[bold]{record['documents_new']}[/bold] new documents, [bold]{record['detections_new']}[/bold] new detections, "
+        f"[bold]{record['documents_new']}[/bold] new documents, "
+        f"[bold]{record['detections_new']}[/bold] new detections, "
         f"[bold]{record['quarantined']}[/bold] quarantined; stages: "
         + ", ".join(f"{k} {v:.1f}s" for k, v in record["stage_seconds"].items())
     )
@@ -86,7 +90,9 @@ def demo(
 @app.command()
 def trends(
     db: DbOption = DEFAULT_DB,
-    by: Annotated[str, typer.Option("--by", help="comma-separated: narrative, lang, variety, source")] = "narrative,lang",
+    by: Annotated[
+        str, typer.Option("--by", help="comma-separated: narrative, lang, variety, source")
+    ] = "narrative,lang",
     period: Annotated[str, typer.Option("--period", help="day, week or month")] = "week",
     since: Annotated[str, typer.Option("--since", help="'90d', '12w' or an ISO date")] = "90d",
     until: Annotated[str | None, typer.Option("--until", help="last day included (ISO date)")] = None,
@@ -222,8 +228,8 @@ def _register_plugins() -> None:
     """Commands that live beside their library code (language ID, models, narratives, alerts)."""
     import importlib
 
-    for name in ("pmon.cli.language", "pmon.cli.models", "pmon.cli.narratives", "pmon.cli.alerts", "pmon.cli.operations",
-                 "pmon.cli.ui", "pmon.cli.links"):
+    for name in ("pmon.cli.language", "pmon.cli.models", "pmon.cli.narratives", "pmon.cli.alerts",
+                 "pmon.cli.operations", "pmon.cli.ui", "pmon.cli.links"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
