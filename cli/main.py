@@ -102,6 +102,9 @@ def trends(
     unit: Annotated[
         str, typer.Option("--unit", help="document, or message: a release and its translations count once")
     ] = "document",
+    narrative: Annotated[str | None, typer.Option("--narrative", help="only this narrative (id)")] = None,
+    lang: Annotated[str | None, typer.Option("--lang", help="only documents in this language")] = None,
+    source: Annotated[str | None, typer.Option("--source", help="only documents of this source (id)")] = None,
     fmt: FormatOption = OutputFormat.table,
     wait: ReadWaitOption = DEFAULT_READ_WAIT,
 ) -> None:
@@ -115,11 +118,12 @@ def trends(
         query = TrendQuery(
             by=tuple(part.strip() for part in by.split(",") if part.strip()), period=period,
             since=parse_since(since), until=date.fromisoformat(until) if until else None, variety=variety,
+            narrative=narrative, lang=lang, source=source,
         )
         if unit not in ("document", "message"):
             raise TrendQueryError(f"--unit: expected document or message, got {unit!r}")
-        if unit == "message" and (variety or "variety" in query.by):
-            raise TrendQueryError("the Persian variety is counted per document: use --unit document with it")
+        if unit == "message" and (variety or "variety" in query.by or narrative or lang or source):
+            raise TrendQueryError("--variety, --narrative, --lang and --source filter documents: use --unit document")
         with reading(db, wait) as wh:
             rows = query_trends(wh.con, query) if unit == "document" else query_message_trends(wh, query)
     except (TrendQueryError, ValueError) as exc:

@@ -321,7 +321,10 @@ def create_app(settings: UiSettings) -> Starlette:
             query = TrendQuery(
                 by=tuple(p.strip() for p in params.get("by", "narrative,lang").split(",") if p.strip()),
                 period=params.get("period", "week"), since=parse_since(params.get("since", "90d")),
-                until=date.fromisoformat(params["until"]) if params.get("until") else None)
+                until=date.fromisoformat(params["until"]) if params.get("until") else None,
+                # the same filters as `pmon trends` (empty means none)
+                variety=params.get("variety") or None, narrative=params.get("narrative") or None,
+                lang=params.get("lang") or None, source=params.get("source") or None)
         except (TrendQueryError, ValueError) as exc:
             return json_response({"error": str(exc)}, status=400)
         with access.read() as (con, _):

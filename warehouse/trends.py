@@ -227,6 +227,9 @@ class TrendQuery:
     since: date | None = None
     until: date | None = None
     variety: str | None = None  # only documents of this Persian variety ('prs', 'pes', 'und')
+    lang: str | None = None  # only documents in this language
+    source: str | None = None  # only documents of this source
+    narrative: str | None = None  # only this narrative (a parent counts its sub-narratives' documents once)
 
     def __post_init__(self) -> None:
         unknown = [d for d in self.by if d not in DIMENSIONS]
@@ -351,7 +354,7 @@ def _period_rows(kind: str, q: TrendQuery, cols: list[str]) -> tuple[str, list[A
     weeks = _whole_weeks(q) if q.period == "week" else None
     if weeks is not None:
         first, last = weeks
-        where, params = _range("week", first, last, q.variety)
+        where, params = _range("week", first, last, _filters(kind, q))
         if whole:
             parts.append((f"SELECT week AS period, {plain} FROM {kind}_weekly WHERE {where}", params))  # noqa: S608 - fixed names
         else:
@@ -363,7 +366,7 @@ def _period_rows(kind: str, q: TrendQuery, cols: list[str]) -> tuple[str, list[A
             day_ranges.append((last + timedelta(days=7), q.until))
     bucket = f"CAST(date_trunc('{PERIODS[q.period]}', day) AS DATE)"
     for lo, hi in day_ranges:
-        where, params = _range("day", lo, hi, q.variety)
+        where, params = _range("day", lo, hi, _filters(kind, q))
         if q.period == "day" and whole:
             parts.append((f"SELECT day AS period, {plain} FROM {kind}_daily WHERE {where}", params))  # noqa: S608 - fixed names
         else:
@@ -383,12 +386,21 @@ def _whole_weeks(q: TrendQuery) -> tuple[date | None, date | None] | None:
     return first, last
 
 
-def _range(column: str, lo: date | None, hi: date | None, variety: str | None = None) -> tuple[str, list[Any]]:
+def _filters(kind: str, q: TrendQuery) -> dict[str, str]:
+    """Equality filters on the aggregate's key columns; the narrative filters narrative counts, never the totals
+    that shares are taken of."""
+    wanted = {"variety": q.variety, "lang": q.lang, "source_id": q.source}
+    if kind == "narrative":
+        wanted["narrative"] = q.narrative
+    return {column: value for column, value in wanted.items() if value is not None}
+
+
+def _range(column: str, lo: date | None, hi: date | None, filters: dict[str, str]) -> tuple[str, list[Any]]:
     clauses: list[str] = ["TRUE"]
     params: list[Any] = []
-    if variety is not None:
-        clauses.append("variety = ?")
-        params.append(variety)
+    for key, value in filters.items():  # keys are the aggregates' column names (see _filters), never user text
+        clauses.append(f"{key} = ?")
+        params.append(value)
     if lo is not None:
         clauses.append(f"{column} >= ?")
         params.append(lo)

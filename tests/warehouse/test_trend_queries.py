@@ -93,3 +93,18 @@ def test_whole_weeks_come_from_the_weekly_aggregate(warehouse_path: Path, tmp_pa
         after = {row["period"] for row in query_trends(wh.con, q)}
     assert before == {date(2026, 9, 7), date(2026, 9, 14), date(2026, 9, 21), date(2026, 9, 28), date(2026, 10, 5)}
     assert after == {date(2026, 9, 7), date(2026, 10, 5)}
+
+
+@pytest.mark.parametrize("field", ["lang", "source", "narrative"])
+def test_filters_keep_exactly_the_matching_rows_with_their_shares(warehouse_path: Path, field: str) -> None:
+    by = ("narrative", "lang", "source")
+    since = TODAY - timedelta(days=40)
+    with Warehouse.open(warehouse_path, read_only=True) as wh:
+        everything = list(query_trends(wh.con, TrendQuery(by=by, period="week", since=since, until=TODAY)))
+        column = "source_id" if field == "source" else field  # how rows name the source
+        value = everything[len(everything) // 2][column]  # a value that occurs
+        filtered = list(query_trends(wh.con, TrendQuery(by=by, period="week", since=since, until=TODAY,
+                                                        **{field: value})))
+    assert filtered and len(filtered) < len(everything)
+    # The same rows, shares included: a narrative filter never narrows the totals shares are taken of.
+    assert filtered == [row for row in everything if row[column] == value]
