@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 
@@ -158,7 +159,8 @@ def _rows(cursor: Any) -> list[dict[str, Any]]:
 
 
 def release_spreads(
-    warehouse_or_con: Warehouse | Any, start: datetime, end: datetime, *, within_hours: float, min_langs: int,
+    warehouse_or_con: Warehouse | duckdb.DuckDBPyConnection, start: datetime, end: datetime, *, within_hours: float,
+    min_langs: int,
 ) -> list[dict[str, Any]]:
     """Messages first published in [start, end) that reached `min_langs` languages within `within_hours`.
 
@@ -168,7 +170,7 @@ def release_spreads(
         document until its first member in that language}) and members (document rows: id, source_id, url, title,
         text, lang, published_at, lag_hours; the earliest per language).
     """
-    con = getattr(warehouse_or_con, "con", warehouse_or_con)
+    con = _connection(warehouse_or_con)
     groups = _rows(con.execute(
         """WITH firsts AS (
                SELECT m.group_id, any_value(m.first_id) AS first_id, any_value(m.first_lang) AS first_lang,
@@ -210,7 +212,7 @@ def release_spreads(
     return groups
 
 
-def query_message_trends(warehouse_or_con: Warehouse | Any, q: TrendQuery) -> TrendRows:
+def query_message_trends(warehouse_or_con: Warehouse | duckdb.DuckDBPyConnection, q: TrendQuery) -> TrendRows:
     """Like :func:`pmon.warehouse.query_trends`, counting messages instead of documents.
 
     A message is a group of linked documents (a release and its translations and reposts; a document not linked
@@ -223,7 +225,7 @@ def query_message_trends(warehouse_or_con: Warehouse | Any, q: TrendQuery) -> Tr
         Rows with `period`, the dimensions, `total` (messages of the period and language/source), `messages` and
         `share`, ordered by period and dimensions.
     """
-    con = getattr(warehouse_or_con, "con", warehouse_or_con)
+    con = _connection(warehouse_or_con)
     if not con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = 'message_links'").fetchall():
         raise TrendQueryError("this warehouse has no message links yet: the next `pmon run` adds them")
     cols = [DIMENSIONS[d] for d in q.by]
@@ -254,3 +256,7 @@ def query_message_trends(warehouse_or_con: Warehouse | Any, q: TrendQuery) -> Tr
            f"c.messages, round(c.messages / t.messages, 4) AS share FROM ({counts}) c JOIN ({totals}) t "
            f"ON {join_on} ORDER BY c.period, {', '.join('c.' + c for c in cols)}")
     return TrendRows(con.sql(sql, params=params).to_arrow_table())
+
+
+def _connection(warehouse_or_con: Warehouse | duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    return warehouse_or_con.con if isinstance(warehouse_or_con, Warehouse) else warehouse_or_con
