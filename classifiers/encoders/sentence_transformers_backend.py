@@ -117,7 +117,11 @@ class SentenceTransformerEncoder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
         import torch
+        import transformers
         from sentence_transformers import SentenceTransformer
+
+        # transformers draws a "Loading weights" bar on stderr at every load: noise in cron logs and CLI output.
+        transformers.utils.logging.disable_progress_bar()
 
         location = ensure_e5_model() if self._location is None else self._location
         try:

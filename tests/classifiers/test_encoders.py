@@ -499,3 +499,15 @@ def test_hub_names_fail_offline_with_advice(e5_model_dir: Path) -> None:
 
     with pytest.raises(ModelNotAvailableError, match="export-e5"):
         load_encoder(model="intfloat/multilingual-e5-small-not-in-any-cache", device="cpu", dtype="fp32")
+
+
+@pytest.mark.slow
+def test_loading_the_model_draws_no_progress_bar(e5_model_dir: Path) -> None:
+    # transformers draws "Loading weights" on stderr at each load: cron logs and CLI output must not carry it.
+    code = ("from pmon.classifiers.encoders import load_encoder\n"
+            "print(load_encoder('sentence-transformers', dtype='fp32', device='cpu').encode(['hello']).shape)\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True,
+                            timeout=300, env=os.environ.copy())
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "(1, 384)"
+    assert "Loading weights" not in result.stderr
