@@ -124,6 +124,10 @@ def show(
                       f"score {det['score']:.3f}", highlight=False)
         for sentence in det["evidence"] or []:
             console.print(f"    > {escape(defang(sentence))}", highlight=False)
+    for member in doc["message"]:
+        console.print(f"- same message in {member['lang']}: {member['id']}  {member['source_id']}  "
+                      f"{escape(defang(member['title'] or ''))}  (+{member['lag_hours']:.1f} h after the first)",
+                      highlight=False)
     for label in doc["labels"]:
         console.print(f"- verdict: {label['verdict']} {label['narrative']} by {label['analyst'] or '?'} "
                       f"at {label['labelled_at']:%Y-%m-%d %H:%M}", highlight=False)

@@ -149,3 +149,18 @@ def test_documents_older_than_the_backlog_are_left_unlinked(tmp_path: Path) -> N
         _store(wh, POSTS, "run1")
         assert update_message_links(wh, _bag_of_words, "bow", settings=BOW, backlog_days=0) == 0
         assert update_message_links(wh, _bag_of_words, "bow", settings=BOW, backlog_days=None) == 3
+
+
+def test_a_document_shows_the_other_members_of_its_message_english_first(tmp_path: Path) -> None:
+    from pmon.warehouse.browse import get_document
+
+    posts = [{**POSTS[0], "lang": "tg"}, {**POSTS[1], "lang": "en"}, POSTS[2]]
+    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+        _store(wh, posts, "run1")
+        update_message_links(wh, _bag_of_words, "bow", settings=BOW, run_id="run1")
+        ids = {external: doc["document_id"] for external, doc in _by_external_id(wh).items()}
+        shown = get_document(wh.con, ids["a1"])
+        alone = get_document(wh.con, ids["b1"])
+    assert shown is not None and alone is not None
+    assert [(m["id"], m["lang"], m["lag_hours"]) for m in shown["message"]] == [(ids["a2"], "en", 4.0)]
+    assert alone["message"] == []
