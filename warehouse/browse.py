@@ -167,8 +167,10 @@ def get_document(con: duckdb.DuckDBPyConnection, document_id: str) -> dict[str, 
     doc["duplicates"] = int(con.execute(
         "SELECT count(*) - 1 FROM documents WHERE content_hash = ?", [doc["content_hash"]]).fetchall()[0][0])
     # The other members of its message (translations and reposts, `pmon.warehouse.links`), English first: what a
-    # reader of one language follows to understand the others.
-    doc["message"] = _rows(con.execute(
+    # reader of one language follows to understand the others. A warehouse opened read-only by a newer pmon may
+    # not have the table yet (migrations are applied by writers).
+    linked = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'message_links'").fetchall()[0][0]
+    doc["message"] = [] if not linked else _rows(con.execute(
         """SELECT d.id, d.lang, d.source_id, d.title, m.lag_hours FROM message_links m
            JOIN documents d ON d.id = m.document_id
            WHERE m.group_id = (SELECT group_id FROM message_links WHERE document_id = ?) AND m.document_id <> ?
