@@ -121,7 +121,7 @@ class SentenceTransformerEncoder:
         from sentence_transformers import SentenceTransformer
 
         # transformers draws a "Loading weights" bar on stderr at every load: noise in cron logs and CLI output.
-        transformers.utils.logging.disable_progress_bar()
+        transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # not annotated upstream
 
         location = ensure_e5_model() if self._location is None else self._location
         try:
