@@ -226,10 +226,11 @@ def create_app(settings: UiSettings) -> Starlette:
             if document_id != given:
                 return RedirectResponse(f"/documents/{document_id}", status_code=307)
             doc = browse.get_document(con, document_id)
+            similar = browse.similar_documents(con, document_id)
         if doc is None:  # resolved a moment ago, but gone from the snapshot now read
             return page(request, "error.html", info, status=404, message=f"no document {document_id}")
         evidence = [s for det in doc["detections"] for s in (det["evidence"] or [])]
-        return page(request, "document.html", info, doc=doc, pieces=highlight(doc["text"], evidence),
+        return page(request, "document.html", info, doc=doc, similar=similar, pieces=highlight(doc["text"], evidence),
                     title_pieces=highlight(doc["title"] or "", evidence))
 
     def search(request: Request) -> Response:

@@ -167,15 +167,38 @@ def get_document(con: duckdb.DuckDBPyConnection, document_id: str) -> dict[str, 
     doc["duplicates"] = int(con.execute(
         "SELECT count(*) - 1 FROM documents WHERE content_hash = ?", [doc["content_hash"]]).fetchall()[0][0])
     # The other members of its message (translations and reposts, `pmon.warehouse.links`), English first: what a
-    # reader of one language follows to understand the others. A warehouse opened read-only by a newer pmon may
-    # not have the table yet (migrations are applied by writers).
-    linked = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'message_links'").fetchall()[0][0]
-    doc["message"] = [] if not linked else _rows(con.execute(
+    # reader of one language follows to understand the others.
+    doc["message"] = [] if not _has_table(con, "message_links") else _rows(con.execute(
         """SELECT d.id, d.lang, d.source_id, d.title, m.lag_hours FROM message_links m
            JOIN documents d ON d.id = m.document_id
            WHERE m.group_id = (SELECT group_id FROM message_links WHERE document_id = ?) AND m.document_id <> ?
            ORDER BY d.lang <> 'en', m.lag_hours, d.id""", [document_id, document_id]))
     return doc
+
+
+def similar_documents(con: duckdb.DuckDBPyConnection, document_id: str, limit: int = 10) -> list[dict[str, Any]]:
+    """"More like this": the documents nearest to this one by their document vectors, in any language, best first.
+
+    The vectors are those the message linker keeps (`message_vectors`: the mean of a document's sentence
+    embeddings, one encoder), so documents stored before linking existed, or not linked yet, have none: then [].
+    """
+    if not _has_table(con, "message_vectors"):
+        return []
+    own = con.execute("SELECT model, vector FROM message_vectors WHERE document_id = ?", [document_id]).fetchall()
+    if not own:
+        return []
+    model, vector = own[0]
+    return _rows(con.execute(
+        """SELECT d.id, d.lang, d.source_id, d.title, d.published_at,
+                  round(list_cosine_similarity(v.vector, ?::FLOAT[]), 4) AS similarity
+           FROM message_vectors v JOIN documents d ON d.id = v.document_id
+           WHERE v.model = ? AND v.document_id <> ?
+           ORDER BY similarity DESC, d.id LIMIT ?""", [vector, model, document_id, limit]))
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the table exists: a warehouse opened read-only is not migrated, so a newer table may be missing."""
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchall()[0][0])
 
 
 def list_detections(

@@ -164,3 +164,17 @@ def test_a_document_shows_the_other_members_of_its_message_english_first(tmp_pat
     assert shown is not None and alone is not None
     assert [(m["id"], m["lang"], m["lag_hours"]) for m in shown["message"]] == [(ids["a2"], "en", 4.0)]
     assert alone["message"] == []
+
+
+def test_more_like_this_ranks_documents_by_their_stored_vectors(tmp_path: Path) -> None:
+    from pmon.warehouse.browse import similar_documents
+
+    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+        _store(wh, POSTS, "run1")
+        update_message_links(wh, _bag_of_words, "bow", settings=BOW, run_id="run1")
+        ids = {external: doc["document_id"] for external, doc in _by_external_id(wh).items()}
+        nearest = similar_documents(wh.con, ids["a1"])
+        unknown = similar_documents(wh.con, "no-such-document")
+    assert [row["id"] for row in nearest] == [ids["a2"], ids["b1"]]  # the repost first, the unrelated post last
+    assert nearest[0]["similarity"] > 0.9 > nearest[1]["similarity"]
+    assert unknown == []
