@@ -10,7 +10,10 @@ Planted signals, all relative to the anchor date (default: today, UTC):
 * spread: `anti_regional.china` in Uzbek (either script) only in the last 7 days (4 items);
 * silence: the feed `fa-blog` publishes steadily until 22 days before the anchor, then nothing;
 * emerging cluster: 7 near-identical Pashto "our channel moved" notices in the Telegram export, last 5 days,
-  that fit no narrative of the codebook.
+  that fit no narrative of the codebook;
+* release: one announcement (a mild charity drive, no narrative) translated into English, Tajik, Persian, Uzbek
+  and Pashto and posted by four sources within 25 hours, 3 days before the anchor: one message the linker
+  groups, raising a "release spread" alert.
 
 Rendering is deterministic: the same anchor, seed, base URL and gold files give byte-identical output.
 
@@ -175,7 +178,7 @@ class Item:
     sentences: list[str]
     labels: tuple[str, ...]
     stance: str
-    kind: str  # narrative | everyday | unrelated | cluster
+    kind: str  # narrative | everyday | unrelated | cluster | release
     published_at: datetime
     planted: str | None = None
     title: str = ""
@@ -379,6 +382,38 @@ _CLUSTER_PS = (
     "یادونه: پخوانی چینل بند شوی، نوی چینل تعقیب کړئ او دا پیغام خپلو ملګرو ته واستوئ.",
 )
 _CLUSTER_HANDLE = "@nawe_chanal_demo"
+
+# The planted release (synthetic, mild): (source, variety, hours after the first post, sentences). Dated without
+# the random generator, so planting it changes nothing else in the media.
+RELEASE_DAYS_BEFORE_ANCHOR = 3
+_RELEASE = (
+    ("en-news", "en-Latn", 0.0, [
+        "The Council of Elders of the Northern District announces a winter charity drive.",
+        "From 12 to 19 January, volunteers will collect warm clothes, blankets and flour at the central mosque and "
+        "the school.",
+        "Families in need can register with the neighbourhood committee.",
+        "Money donations will be counted in public every Friday."]),
+    ("tg-news", "tg-Cyrl", 3.5, [
+        "Шӯрои пирони ноҳияи Шимолӣ аксияи хайрияи зимистона эълон мекунад.",
+        "Аз 12 то 19 январ ихтиёриён дар масҷиди марказӣ ва мактаб либоси гарм, кӯрпа ва орд ҷамъ мекунанд.",
+        "Оилаҳои ниёзманд метавонанд дар кумитаи маҳалла сабти ном шаванд.",
+        "Хайрияҳои пулӣ ҳар ҷумъа дар назди мардум шумурда мешаванд."]),
+    ("af-voices", "fa-Arab", 6.0, [
+        "شورای ریش‌سفیدان ولسوالی شمالی یک کمپاین خیریه زمستانی را اعلام می‌کند.",
+        "از ۱۲ تا ۱۹ جنوری، داوطلبان لباس گرم، کمپل و آرد را در مسجد مرکزی و مکتب جمع‌آوری می‌کنند.",
+        "خانواده‌های نیازمند می‌توانند نزد کمیته گذر ثبت نام کنند.",
+        "کمک‌های پولی هر جمعه در حضور مردم شمرده می‌شود."]),
+    ("uz-news", "uz-Latn", 22.0, [
+        "Shimoliy tuman oqsoqollar kengashi qishki xayriya aksiyasini e'lon qiladi.",
+        "12 yanvardan 19 yanvargacha ko'ngillilar markaziy masjid va maktabda issiq kiyim, ko'rpa va un yig'adi.",
+        "Muhtoj oilalar mahalla qo'mitasida ro'yxatdan o'tishlari mumkin.",
+        "Pul xayriyalari har juma kuni hammaning oldida sanaladi."]),
+    ("af-voices", "ps-Arab", 25.0, [
+        "د شمالي ولسوالۍ د مشرانو شورا د ژمي د خیریه کمپاین اعلان کوي.",
+        "د جنورۍ له ۱۲ څخه تر ۱۹ پورې رضاکاران په مرکزي جومات او ښوونځي کې ګرمې جامې، کمپلې او اوړه راټولوي.",
+        "اړمنې کورنۍ کولی شي د سیمې په کمیټه کې نوم ولیکي.",
+        "نغدې مرستې هره جمعه د خلکو په وړاندې شمېرل کېږي."]),
+)
 _HASHTAGS = {"ps-Arab": ("#خبرونه", "#افغانستان"), "fa-Arab": ("#خبر", "#افغانستان")}
 _FORWARDED_FROM = ("Khabar Hub", "Sahar Archive", "Kabul Street")
 
@@ -425,6 +460,7 @@ def render(out_dir: Path, base_url: str, anchor: date | None = None, seed: int =
     _plant_trend(items, pools, composer, at)
     _plant_spread(items, pools, composer, at)
     _plant_cluster(items, composer, at)
+    _plant_release(items, composer, midnight)
     items.update(_page_items(pools, composer, rng, at))
     articles = items["articles"]
     # Links inside item texts point at a page that exists, so a curious analyst's click works in the demo.
@@ -530,6 +566,17 @@ def _plant_cluster(items: dict[str, list[Item]], composer: _Composer, at: Callab
         if item is None:
             continue
         item.published_at, item.planted, item.decoration = at(5 - number % 5), "cluster", "mention"
+        items[source_id].append(item)
+
+
+def _plant_release(items: dict[str, list[Item]], composer: _Composer, midnight: datetime) -> None:
+    """One announcement in five languages from four sources, within 25 hours, 3 days before the anchor."""
+    first = midnight - RELEASE_DAYS_BEFORE_ANCHOR * _DAY + timedelta(hours=8)
+    for source_id, variety, hours, sentences in _RELEASE:
+        item = composer.fixed(source_id, variety, list(sentences), "release")
+        if item is None:
+            continue
+        item.published_at, item.planted = first + timedelta(hours=hours), "release"
         items[source_id].append(item)
 
 

@@ -260,6 +260,16 @@ def test_planted_cluster_of_pashto_notices_in_telegram(media: Path, truth: list[
     assert all("چینل" in text for text in texts) and len(set(texts)) == len(texts)
 
 
+def test_planted_release_in_five_languages_within_a_day(truth: list[dict[str, Any]]) -> None:
+    release = [r for r in truth if r["planted"] == "release"]
+    assert sorted(r["lang"] for r in release) == ["en", "fa", "ps", "tg", "uz"]
+    assert all(r["labels"] == [] and r["kind"] == "release" for r in release)
+    times = sorted(datetime.fromisoformat(r["published_at"].replace("Z", "+00:00")) for r in release)
+    assert (times[-1] - times[0]).total_seconds() <= 25 * 3600
+    assert all(1 <= _age_days(r) <= 3 for r in release)  # the first post 3 days before the anchor, 08:00
+    assert len({r["source_id"] for r in release}) == 4
+
+
 def test_special_items_links_entities_and_emoji(media: Path) -> None:
     en_news = feedparser.parse((media / "feeds" / "en-news.xml").read_bytes())
     summaries = [entry.summary for entry in en_news.entries]
@@ -275,8 +285,8 @@ def test_missing_varieties_are_reported_not_fatal(tmp_path: Path) -> None:
     gold.mkdir()
     shutil.copy(GOLD_DIR / "en-latn.jsonl", gold / "en-latn.jsonl")
     manifest = render(tmp_path / "out", BASE_URL, ANCHOR, gold_dir=gold)
-    # Only English from the gold; the planted Pashto cluster is written by the generator itself.
-    assert manifest.items_per_language == {"en": manifest.total_items - 7, "ps": 7}
+    # Only English from the gold; the planted Pashto cluster and the release are written by the generator itself.
+    assert manifest.items_per_language == {"en": manifest.total_items - 11, "ps": 8, "tg": 1, "fa": 1, "uz": 1}
     assert set(manifest.missing_varieties) == set(VARIETIES) - {"en-Latn"}
     assert load_sources(tmp_path / "out" / "sources.yaml").sources
 

@@ -81,6 +81,10 @@ def test_demo_run_raises_the_planted_spike_and_spread(request: pytest.FixtureReq
     with Warehouse.open(db) as wh:
         evaluate_alerts(wh.con, QUIET)
         rows = wh.con.execute("SELECT kind, narrative, lang, source_id, evidence FROM alerts").fetchall()
+        spreads = [json.loads(details) for (details,) in
+                   wh.con.execute("SELECT details FROM alerts WHERE kind = 'release_spread'").fetchall()]
+    # The planted release (five languages within 25 hours) is linked by the run into one message.
+    assert any(len(spread["lag_hours"]) >= 4 for spread in spreads), spreads
     subjects = {(kind, narrative, lang, source) for kind, narrative, lang, source, _ in rows}
     assert ("spike", "economic_recruitment", "tg", None) in subjects
     assert ("spread", "anti_regional.china", "uz", None) in subjects
