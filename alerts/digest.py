@@ -27,7 +27,7 @@ from typing import Any
 import duckdb
 import jinja2
 
-from pmon.alerts.rules import Alert, AlertKind, AlertSettings, Windows, expected_counts, list_alerts
+from pmon.alerts.rules import Alert, AlertKind, AlertSettings, Windows, _excerpt, expected_counts, list_alerts
 
 __all__ = [
     "Chart",
@@ -150,6 +150,8 @@ class Digest:
     languages: list[dict[str, Any]]
     totals: dict[str, Any]
     charts: list[Chart] = field(default_factory=list)
+    #: For non-English evidence: the English member of the same message (id, source_id, title, excerpt).
+    counterparts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def days(self) -> int:
@@ -246,9 +248,21 @@ def build_digest(
         window_start=since, window_end=today, baseline_start=baseline_start, generated_at=now, alerts=alerts,
         changes=changes, languages=languages, totals=totals,
     )
+    digest.counterparts = _english_counterparts(con, alerts)
     if charts:
         digest.charts = _charts(con, digest)
     return digest
+
+
+def _english_counterparts(con: duckdb.DuckDBPyConnection, alerts: list[Alert]) -> dict[str, dict[str, Any]]:
+    """The English member of each non-English evidence document's message, with a short excerpt."""
+    from pmon.warehouse.links import english_counterparts
+
+    asked = sorted({e.document_id for a in alerts for e in a.evidence if e.lang and e.lang != "en"})
+    found = english_counterparts(con, asked)
+    for row in found.values():
+        row["excerpt"] = _excerpt(row.pop("text") or "")
+    return found
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> int:

@@ -260,3 +260,21 @@ def query_message_trends(warehouse_or_con: Warehouse | duckdb.DuckDBPyConnection
 
 def _connection(warehouse_or_con: Warehouse | duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     return warehouse_or_con.con if isinstance(warehouse_or_con, Warehouse) else warehouse_or_con
+
+
+def english_counterparts(con: duckdb.DuckDBPyConnection, document_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """For each of these documents that shares a message with an English document: that document (the earliest
+    English member: id, source_id, title, text), by the asked id. Not a translation: the same message as published
+    in English, which a reader of English can follow."""
+    linked = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'message_links'").fetchall()[0][0]
+    if not document_ids or not linked:  # a warehouse read before migration 0010 has no links
+        return {}
+    rows = _rows(con.execute(
+        """SELECT m.document_id AS asked, e.id, e.source_id, e.title, e.text
+           FROM message_links m
+           JOIN message_links other ON other.group_id = m.group_id AND other.document_id <> m.document_id
+           JOIN documents e ON e.id = other.document_id AND e.lang = 'en'
+           WHERE m.document_id IN (SELECT unnest(?))
+           QUALIFY row_number() OVER (PARTITION BY m.document_id ORDER BY other.lag_hours, e.id) = 1""",
+        [list(document_ids)]))
+    return {row.pop("asked"): row for row in rows}

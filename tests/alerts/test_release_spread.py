@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from pmon.alerts.digest import build_digest, render_markdown
+from pmon.alerts.digest import build_digest, render_html, render_markdown
 from pmon.alerts.rules import AlertKind, AlertSettings, evaluate_alerts
 from pmon.schemas.detections import Classification
 from pmon.schemas.documents import RawItem
@@ -48,9 +48,16 @@ def test_a_message_in_four_languages_within_72_hours_alerts_once_with_lags(tmp_p
         assert [e.lang for e in alert.evidence] == ["en", "tg", "fa", "ps"]
         assert evaluate_alerts(wh.con, QUIET, now=NOW + timedelta(hours=1)) == []  # stored once
 
-        markdown = render_markdown(build_digest(wh.con, NOW.date() - timedelta(days=6), now=NOW, charts=False))
+        digest = build_digest(wh.con, NOW.date() - timedelta(days=6), now=NOW, charts=False)
+        markdown = render_markdown(digest)
         assert "One message across languages (linked translations) (1)" in markdown
         assert "ps \\+50 h" in markdown  # Markdown-escaped
+        # Non-English evidence shows the English member of its message (not presented as a translation).
+        english = {e.document_id for e in alert.evidence if e.lang == "en"}
+        assert {c["id"] for c in digest.counterparts.values()} == english
+        assert set(digest.counterparts) == {e.document_id for e in alert.evidence if e.lang != "en"}
+        assert markdown.count("same message in English (council-en, not a translation)") == 3
+        assert "same message in English" in render_html(digest)
 
 
 def test_fewer_languages_than_the_setting_do_not_alert(tmp_path: Path) -> None:
