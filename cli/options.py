@@ -11,11 +11,11 @@ import typer
 from rich.markup import escape
 
 from pmon.cli.output import err_console
+from pmon.settings import DEFAULT_DB as DEFAULT_DB  # re-exported: the commands take their default from here
 
 if TYPE_CHECKING:
     from pmon.warehouse import Warehouse
 
-DEFAULT_DB = Path("data/pmon.duckdb")
 DbOption = Annotated[Path, typer.Option("--db", help="DuckDB warehouse file", envvar="PMON_DB")]
 #: DuckDB lets no other process open the file while a run writes it: read-only commands wait for the run.
 ReadWaitOption = Annotated[float, typer.Option(

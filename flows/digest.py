@@ -16,6 +16,8 @@ from pmon.flows import settings as _settings  # noqa: F401 - before prefect
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
+from pmon.settings import DEFAULT_DB
+
 
 class DeliveryFailed(RuntimeError):
     """At least one delivery of the digest failed after every attempt."""
@@ -40,7 +42,7 @@ def publish(
 
 @flow(name="digest", retries=2, retry_delay_seconds=300, log_prints=False)
 def digest(
-    db_path: str = "data/pmon.duckdb",
+    db_path: str = str(DEFAULT_DB),
     since: str = "7d",
     out_dir: str | None = "data/digests",
     email: list[str] | None = None,

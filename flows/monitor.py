@@ -26,6 +26,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from pmon.ingestion import IngestLimits
 from pmon.pipeline import RunSummary, analyse_batch, fetch_sources, run_pipeline
 from pmon.pipeline.run import BATCH_SIZE
+from pmon.settings import DEFAULT_DB
 
 __all__ = ["BATCH_SIZE", "RunSummary", "dask_task_runner", "monitor", "run_monitor"]
 
@@ -62,7 +63,7 @@ def _short_gil_slices(function: Callable[_P, _R]) -> Callable[_P, _R]:
 @_short_gil_slices
 def monitor(
     sources_path: str,
-    db_path: str = "data/pmon.duckdb",
+    db_path: str = str(DEFAULT_DB),
     only: list[str] | None = None,
     group: str | None = None,
     batch_size: int = BATCH_SIZE,

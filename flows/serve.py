@@ -44,6 +44,8 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
+from pmon.settings import DEFAULT_DB
+
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
     from prefect.schedules import Schedule
@@ -122,7 +124,7 @@ def monitor_pass(sources_path: str, db_path: str, group: str, wait_seconds: floa
 
 @flow(name="scheduled-monitor", log_prints=False)
 def scheduled_monitor(
-    sources_path: str, db_path: str = "data/pmon.duckdb", group: str = "default", wait_seconds: float = 600.0
+    sources_path: str, db_path: str = str(DEFAULT_DB), group: str = "default", wait_seconds: float = 600.0
 ) -> dict[str, Any]:
     """Monitor one source group, as its deployment's schedule asks (the `monitor` flow runs as a subflow).
 

@@ -27,6 +27,9 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+#: The warehouse when neither --db nor PMON_DB names one.
+DEFAULT_DB = Path("data") / "pmon.duckdb"
+
 
 def _default_cache_dir() -> Path:
     return Path.home() / ".cache" / "pmon"

@@ -1,7 +1,8 @@
 """Everything DuckDB: migrations, idempotent upserts, trend aggregates and queries, exports."""
 
+from pmon.settings import DEFAULT_DB
 from pmon.warehouse.lock import WarehouseBusy, WriterLock
-from pmon.warehouse.store import DEFAULT_DB, StoredBatch, Warehouse, apply_migrations, utcnow
+from pmon.warehouse.store import StoredBatch, Warehouse, apply_migrations, utcnow
 from pmon.warehouse.trends import (
     TrendQuery,
     TrendQueryError,

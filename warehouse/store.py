@@ -29,11 +29,11 @@ from pmon.schemas.detections import Classification
 from pmon.schemas.documents import QuarantinedItem, RawItem, identity
 from pmon.schemas.language import LanguageResult
 from pmon.schemas.sources import SourceConfig
+from pmon.settings import DEFAULT_DB
 from pmon.warehouse.lock import WarehouseBusy, WriterLock
 from pmon.warehouse.transactions import transaction
 from pmon.warehouse.trends import record_new_documents
 
-DEFAULT_DB = Path("data") / "pmon.duckdb"
 #: Test hook for crash safety, read only by `crash_point`: "<stage>:<n>" kills the process the n-th time.
 CRASH_ENV = "PMON_TEST_CRASH_AT"
 _crash_counts: dict[str, int] = {}
